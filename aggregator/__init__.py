@@ -1,0 +1,3 @@
+"""Turn a folder of news article files into subscribable feeds."""
+
+__version__ = "0.1.0"

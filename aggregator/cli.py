@@ -1,0 +1,174 @@
+"""The command line: arguments, messages, exit codes.
+
+Exit codes (a contract; see the README):
+  0  feeds written (some files may have been rejected and reported)
+  1  `--strict` and a file was rejected: nothing written; or `check` found problems
+  2  usage, configuration or source-directory error: nothing written
+  3  an output file could not be written: the previous feeds are intact
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aggregator import __version__
+from aggregator.build import BuildOptions, collect, run_build
+from aggregator.config import Config, load_config
+from aggregator.errors import ConfigError, EmitError, SourceError
+from aggregator.model import BuildReport
+from aggregator.sources import as_utc
+from aggregator.text import is_http_url
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_WRITE_FAILED = 3
+
+#: Rejections printed after the summary; the report lists all of them.
+SHOWN_REJECTIONS = 20
+
+log = logging.getLogger("aggregator")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _setup_logging(quiet=args.quiet, verbose=args.verbose)
+    try:
+        config = _config(args)
+        now = _parse_now(args.now) if args.now else None
+    except ConfigError as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+    clock = datetime.now(UTC)
+    try:
+        if args.command == "check":
+            return _check(config, clock)
+        options = BuildOptions(now=now, strict=args.strict)
+        report = run_build(config, options, clock)
+    except SourceError as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+    except EmitError as error:
+        log.error("%s; the previous feeds were left as they were", error)
+        return EXIT_WRITE_FAILED
+    if args.report:
+        _write_report(Path(args.report), report)
+    _print_summary(report, drafts_included=config.drafts)
+    if args.strict and report.rejected:
+        log.error("--strict: %d file(s) rejected, nothing written", len(report.rejected))
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aggregator", description="Turn a folder of news article files into feeds."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build the feeds into the output directory")
+    check = commands.add_parser("check", help="read the config and every source, write nothing")
+    for sub in (build, check):
+        sub.add_argument("--config", default="config.yaml", help="config file (./config.yaml)")
+        sub.add_argument(
+            "--source",
+            action="append",
+            metavar="PATH",
+            help="article directory; repeatable; replaces the configured sources",
+        )
+        sub.add_argument("--drafts", action="store_true", help="include drafts")
+        sub.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+        sub.add_argument("-v", "--verbose", action="store_true", help="print more detail")
+        sub.add_argument(
+            "--now",
+            metavar="ISO8601",
+            help="reference time (default: the newest article's time; for future dates: the clock)",
+        )
+    build.add_argument("--out", metavar="DIR", help="output directory (config: output)")
+    build.add_argument("--base-url", metavar="URL", help="URL where the output is served")
+    build.add_argument(
+        "--strict", action="store_true", help="if any file is rejected, write nothing, exit 1"
+    )
+    build.add_argument("--report", metavar="PATH", help="write a JSON report of the build")
+    return parser
+
+
+def _setup_logging(*, quiet: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config_path = Path(args.config)
+    config = load_config(config_path, required=args.config != "config.yaml")
+    changes: dict[str, object] = {}
+    if args.source:
+        changes["sources"] = tuple(Path(p).resolve() for p in args.source)
+    if args.drafts:
+        changes["drafts"] = True
+    if getattr(args, "out", None):
+        changes["output"] = Path(args.out).resolve()
+    base_url = getattr(args, "base_url", None)
+    if base_url:
+        if not is_http_url(base_url):
+            raise ConfigError(
+                "--base-url", f"expected an absolute http or https URL, got {base_url!r}"
+            )
+        changes["site"] = dataclasses.replace(config.site, base_url=base_url)
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        return as_utc(text)
+    except (ValueError, OverflowError):
+        raise ConfigError("--now", f"expected an ISO 8601 date and time, got {text!r}") from None
+
+
+def _check(config: Config, clock: datetime) -> int:
+    collection = collect(config, clock)
+    for rejection in collection.rejected:
+        log.error("%s: %s", rejection.path, rejection.reason)
+    log.info(
+        "%d files: %d articles readable, %d files rejected",
+        collection.files,
+        len(collection.articles),
+        len(collection.rejected),
+    )
+    return EXIT_REJECTED if collection.rejected else EXIT_OK
+
+
+def _write_report(path: Path, report: BuildReport) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+
+
+def summary_line(report: BuildReport, *, drafts_included: bool) -> str:
+    drafts = "included" if drafts_included else "skipped"
+    return (
+        f"{report.files} files: {report.articles} articles in {report.topics} topic feeds "
+        f"({report.changed} files changed), {report.duplicates} duplicates merged, "
+        f"{report.drafts} drafts {drafts}, {len(report.rejected)} files rejected, "
+        f"{report.seconds:.2f} s"
+    )
+
+
+def _print_summary(report: BuildReport, *, drafts_included: bool) -> None:
+    level = logging.WARNING if report.rejected else logging.INFO
+    log.log(level, "%s", summary_line(report, drafts_included=drafts_included))
+    for rejection in report.rejected[:SHOWN_REJECTIONS]:
+        log.warning("  %s: %s", rejection.path, rejection.reason)
+    hidden = len(report.rejected) - SHOWN_REJECTIONS
+    if hidden > 0:
+        log.warning("  ... and %d more (see --report)", hidden)

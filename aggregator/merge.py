@@ -1,0 +1,258 @@
+"""Recognising one story across its copies: pure functions, no I/O, no clock.
+
+Two articles are one story when
+1. they are the same article: a canonical form of one's `webUrl`, `ampWebUrl` or
+   `cdnAmpWebUrl` equals one of the other's (see `canonical_url`); or
+2. their titles are the same after `title_tokens` normalisation and they were
+   published within the merge window of the first such copy; or
+3. their titles are near-identical (`similar_titles`) and within the window.
+
+Merging never compares all pairs: titles are grouped by key, and near-identical
+candidates come from an index of each title's rarest word, bounded by the window.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from aggregator.config import MergeConfig, RankConfig
+from aggregator.model import Article, Story
+from aggregator.rank import article_score
+from aggregator.topics import topic_key
+from aggregator.urls import canonical_url, link_penalty
+
+STORY_ID_NAMESPACE = uuid.UUID("5b3f6a52-8f39-4f0c-9a0c-7f0f2b9c6c11")
+
+
+def article_keys(article: Article) -> set[str]:
+    """Every canonical URL the article is known by."""
+    urls = (article.url, article.amp_url, article.cdn_amp_url)
+    return {canonical_url(url) for url in urls if url}
+
+
+# Title normalisation ------------------------------------------------------------
+
+_DASHES = "\\-\u2013\u2014|"  # hyphen, en dash, em dash, bar
+_TITLE_PREFIX = re.compile(
+    r"^(update|updated|breaking|breaking news|exclusive|developing|just in|watch|live)"
+    rf"\s*[:{_DASHES}]\s*",
+    re.IGNORECASE,
+)
+_SUFFIX_SEPARATOR = re.compile(rf"\s+[{_DASHES}]\s+(?=[^{_DASHES}]+$)")
+_PERCENT = re.compile(r"%|\bper\s*cent\b", re.IGNORECASE)
+_TOKEN = re.compile(r"[^\W_]+")
+#: Words whose presence or absence does not make a different headline.
+STOPWORDS = frozenset(
+    "a an the of to in on for and or with at by from as is are was were be its it "
+    "this that says said say new after over".split()
+)
+#: The most words a trailing " - Outlet" segment may have to be taken as an outlet.
+_MAX_SUFFIX_WORDS = 4
+
+
+def title_tokens(title: str) -> tuple[str, ...]:
+    """The words of a headline, normalised for comparison.
+
+    Unicode compatibility forms and accents are folded, case is folded, a leading
+    "UPDATE:"-style label and a trailing " - Outlet" / " | Outlet" segment of at
+    most four words are dropped, "%" and "per cent" read "percent", and
+    punctuation separates words.
+    """
+    text = _TITLE_PREFIX.sub("", title.strip())
+    parts = _SUFFIX_SEPARATOR.split(text, maxsplit=1)
+    if len(parts) == 2 and len(parts[1].split()) <= _MAX_SUFFIX_WORDS < len(parts[0].split()):
+        text = parts[0]
+    text = _PERCENT.sub(" percent ", text)
+    decomposed = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return tuple(_TOKEN.findall(folded))
+
+
+def similar_titles(a: Sequence[str], b: Sequence[str], threshold: float) -> bool:
+    """True when token lists `a` and `b` are near-identical headlines.
+
+    The measure, chosen for precision: both carry the same numbers; the shorter
+    headline's content words (all but `STOPWORDS`) all occur in the longer one, so
+    a dropped or added word passes but a replaced word ("rise" for "fall") never
+    does; and the Jaccard similarity of the two sets of content words is at least
+    `threshold`. Headlines of fewer than three content words only match exactly.
+    """
+    content_a = {t for t in a if t not in STOPWORDS}
+    content_b = {t for t in b if t not in STOPWORDS}
+    if content_a == content_b:
+        return len(content_a) >= 3 or tuple(a) == tuple(b)
+    if min(len(content_a), len(content_b)) < 3:
+        return False
+    if _numbers(content_a) != _numbers(content_b):
+        return False
+    small, large = sorted((content_a, content_b), key=len)
+    if not small <= large:
+        return False
+    return len(small) / len(large) >= threshold
+
+
+def _numbers(tokens: set[str]) -> set[str]:
+    return {t for t in tokens if any(c.isdigit() for c in t)}
+
+
+# Merging ------------------------------------------------------------------------
+
+
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, item: int) -> int:
+        root = item
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[item] != root:
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            # The smaller index wins, so roots do not depend on the order of unions.
+            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+
+
+def merge_stories(
+    articles: Iterable[Article],
+    merge: MergeConfig,
+    weights: RankConfig,
+    reference: datetime,
+) -> list[Story]:
+    """Group `articles` into stories (see the module docstring).
+
+    The result does not depend on the order of `articles`; each story's lead is its
+    best-scoring copy at `reference`.
+    """
+    ordered = sorted(articles, key=_identity)
+    keys = [article_keys(a) for a in ordered]
+    groups = _UnionFind(len(ordered))
+    _join_same_urls(keys, groups)
+    tokens = [title_tokens(a.title) for a in ordered]
+    window = timedelta(hours=merge.window_hours)
+    _join_same_titles(ordered, tokens, window, groups)
+    _join_similar_titles(ordered, tokens, window, merge.title_similarity, groups)
+
+    members: dict[int, list[int]] = defaultdict(list)
+    for index in range(len(ordered)):
+        members[groups.find(index)].append(index)
+    return [
+        _story([ordered[i] for i in indices], [keys[i] for i in indices], reference, weights)
+        for indices in members.values()
+    ]
+
+
+def _identity(article: Article) -> tuple[str, float, str, str]:
+    return (
+        canonical_url(article.url),
+        article.published.timestamp(),
+        article.title,
+        article.source,
+    )
+
+
+def _join_same_urls(keys: Sequence[set[str]], groups: _UnionFind) -> None:
+    first_with: dict[str, int] = {}
+    for index, article_urls in enumerate(keys):
+        for url in sorted(article_urls):
+            if url in first_with:
+                groups.union(first_with[url], index)
+            else:
+                first_with[url] = index
+
+
+def _join_same_titles(
+    articles: Sequence[Article],
+    tokens: Sequence[tuple[str, ...]],
+    window: timedelta,
+    groups: _UnionFind,
+) -> None:
+    by_title: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, words in enumerate(tokens):
+        if words:
+            by_title[words].append(index)
+    for indices in by_title.values():
+        indices.sort(key=lambda i: (articles[i].published, i))
+        anchor = indices[0]
+        for index in indices[1:]:
+            # Anchored at the first copy, so a title reused daily is not one story.
+            if articles[index].published - articles[anchor].published <= window:
+                groups.union(anchor, index)
+            else:
+                anchor = index
+
+
+def _join_similar_titles(
+    articles: Sequence[Article],
+    tokens: Sequence[tuple[str, ...]],
+    window: timedelta,
+    threshold: float,
+    groups: _UnionFind,
+) -> None:
+    content = [[t for t in set(words) if t not in STOPWORDS] for words in tokens]
+    frequency = Counter(t for words in content for t in words)
+    # Postings of each word, in time order, so the window is two bisections.
+    postings: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for index, words in enumerate(content):
+        for word in words:
+            postings[word].append((articles[index].published.timestamp(), index))
+    for posting in postings.values():
+        posting.sort()
+    span = window.total_seconds()
+    for index, words in enumerate(content):
+        if len(words) < 3:
+            continue
+        # Whenever this headline is the shorter of a similar pair, its rarest word
+        # is in the other headline, so that word's postings hold every candidate.
+        rarest = min(words, key=lambda t: (frequency[t], t))
+        posting = postings[rarest]
+        when = articles[index].published.timestamp()
+        start = bisect.bisect_left(posting, (when - span, -1))
+        stop = bisect.bisect_right(posting, (when + span, len(articles)))
+        for _, other in posting[start:stop]:
+            if other == index or groups.find(other) == groups.find(index):
+                continue
+            if similar_titles(tokens[index], tokens[other], threshold):
+                groups.union(index, other)
+
+
+def _story(
+    copies: list[Article], keys: list[set[str]], reference: datetime, weights: RankConfig
+) -> Story:
+    earliest = min(range(len(copies)), key=lambda i: (copies[i].published, min(keys[i])))
+    ranked = sorted(
+        copies,
+        key=lambda a: (
+            -article_score(a, reference, weights),
+            link_penalty(a.url),
+            a.published,
+            _identity(a),
+        ),
+    )
+    topic_keys = {topic_key(name) for article in copies for name in article.topics}
+    topic_keys.discard("")
+    return Story(
+        id=story_id(min(keys[earliest])),
+        lead=ranked[0],
+        copies=tuple(ranked[1:]),
+        topics=tuple(sorted(topic_keys)),
+        published=min(a.published for a in copies),
+        updated=max(a.newest for a in copies),
+        heat=max(a.heat for a in copies),
+        quality=max(a.quality for a in copies),
+    )
+
+
+def story_id(key: str) -> str:
+    """The stable id of a story whose earliest copy has canonical URL `key`."""
+    return f"urn:uuid:{uuid.uuid5(STORY_ID_NAMESPACE, key)}"

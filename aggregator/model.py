@@ -1,0 +1,152 @@
+"""The typed values that flow through the pipeline.
+
+Everything here is frozen and already validated: `sources` builds these from
+untrusted files and every later stage trusts them. Invariants:
+- every `datetime` is timezone-aware UTC;
+- every URL is an absolute http or https URL;
+- every text is free of characters XML 1.0 forbids, and titles are single-line.
+The article file's `secured` blob has no field here on purpose: it never enters the
+pipeline, so it cannot leak into any output or log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    width: int | None = None
+    height: int | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Related:
+    """Coverage of the same event by another article: listed with an entry, never merged."""
+
+    title: str
+    url: str
+    excerpt: str = ""
+    published: datetime | None = None
+    provider: Provider | None = None
+    quality: float = 0.0
+    images: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article file. `source` is the path it came from, as the user named it."""
+
+    source: str
+    title: str
+    url: str
+    published: datetime
+    updated: datetime | None = None
+    excerpt: str = ""
+    body: str = ""
+    amp_url: str | None = None
+    cdn_amp_url: str | None = None
+    category: str = ""
+    type: str = ""
+    heat: float = 0.0
+    quality: float = 0.0
+    draft: bool = False
+    provider: Provider | None = None
+    topics: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    related: tuple[Related, ...] = ()
+
+    @property
+    def outlet(self) -> str:
+        """The outlet's name, or the link's host when the file names no provider."""
+        if self.provider is not None:
+            return self.provider.name
+        return urlsplit(self.url).hostname or self.url
+
+    @property
+    def newest(self) -> datetime:
+        """The later of published and updated."""
+        return max(self.published, self.updated or self.published)
+
+
+@dataclass(frozen=True)
+class Story:
+    """One news story: the best-ranked copy (`lead`) and the copies merged into it.
+
+    `copies` excludes the lead and is in rank order. `id` is stable across runs and
+    across URL variants and copies of the story. `topics` are topic keys (see
+    `topics.topic_key`), sorted. `published` is the earliest copy's, `updated` the
+    newest time of any copy; `heat` and `quality` are the highest among the copies.
+    """
+
+    id: str
+    lead: Article
+    copies: tuple[Article, ...]
+    topics: tuple[str, ...]
+    published: datetime
+    updated: datetime
+    heat: float
+    quality: float
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        return (self.lead, *self.copies)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An article file that could not become an article, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """One written feed file: `path` is relative to the output directory."""
+
+    path: str
+    entries: int
+    changed: bool
+
+
+@dataclass
+class BuildReport:
+    """What a build did. `to_json()` gives the `--report` document (keys are a contract)."""
+
+    files: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    drafts: int = 0
+    articles: int = 0
+    duplicates: int = 0
+    topics: int = 0
+    feeds: list[FeedResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for feed in self.feeds if feed.changed)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "files": self.files,
+            "rejected": [{"path": r.path, "reason": r.reason} for r in self.rejected],
+            "drafts": self.drafts,
+            "articles": self.articles,
+            "duplicates": self.duplicates,
+            "topics": self.topics,
+            "feeds": [
+                {"path": f.path, "entries": f.entries, "changed": f.changed} for f in self.feeds
+            ],
+            "seconds": round(self.seconds, 3),
+        }

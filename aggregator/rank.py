@@ -1,0 +1,76 @@
+"""The score and the order: pure functions of stories, weights and a reference time.
+
+    score = (heat_weight * heat + quality_weight * quality + coverage_weight * (providers - 1))
+            * 0.5 ** (age / half_life)
+
+`heat` and `quality` below zero count as zero; a story's heat and quality are the
+highest among its copies, and `providers` counts the distinct outlets that reported
+it, so wide coverage lifts a story. `age` is the time from the story's
+newest copy to the reference time (never negative), so a story that is still being
+reported stays fresh. The decay multiplies every score by the same factor when the
+reference time moves, so the order of two stories never depends on it.
+Ties break by the newest copy's time (newer first), then by story id.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+
+from aggregator.config import RankConfig
+from aggregator.model import Article, Story
+
+
+def base_score(heat: float, quality: float, weights: RankConfig) -> float:
+    """The score before decay: never falls when heat or quality rises."""
+    return weights.heat_weight * max(heat, 0.0) + weights.quality_weight * max(quality, 0.0)
+
+
+def decay(newest: datetime, reference: datetime, weights: RankConfig) -> float:
+    """The age factor in (0, 1]: halves every `half_life_hours` before `reference`."""
+    age_hours = max((reference - newest).total_seconds(), 0.0) / 3600.0
+    return float(0.5 ** (age_hours / weights.half_life_hours))
+
+
+def article_score(article: Article, reference: datetime, weights: RankConfig) -> float:
+    base = base_score(article.heat, article.quality, weights)
+    return base * decay(article.newest, reference, weights)
+
+
+def story_score(story: Story, reference: datetime, weights: RankConfig) -> float:
+    coverage = weights.coverage_weight * (provider_count(story) - 1)
+    base = base_score(story.heat, story.quality, weights) + coverage
+    return base * decay(story.updated, reference, weights)
+
+
+def log_score(story: Story, reference: datetime, weights: RankConfig) -> float:
+    """log(story_score), computed so that it never underflows: years-old archives
+    would otherwise all score 0.0 and lose their order."""
+    coverage = weights.coverage_weight * (provider_count(story) - 1)
+    base = base_score(story.heat, story.quality, weights) + coverage
+    if base <= 0:
+        return -math.inf
+    age_hours = max((reference - story.updated).total_seconds(), 0.0) / 3600.0
+    return math.log(base) - age_hours / weights.half_life_hours * math.log(2)
+
+
+def provider_count(story: Story) -> int:
+    """How many distinct outlets reported the story (at least 1)."""
+    return len({article.outlet for article in story.articles})
+
+
+def rank_stories(stories: Iterable[Story], reference: datetime, weights: RankConfig) -> list[Story]:
+    """`stories` best first; the order is total, so it never depends on input order."""
+
+    def key(story: Story) -> tuple[float, float, str]:
+        return (-log_score(story, reference, weights), -story.updated.timestamp(), story.id)
+
+    return sorted(stories, key=key)
+
+
+def reference_time(articles: Iterable[Article], now: datetime | None) -> datetime | None:
+    """`now` when given, else the newest article's time (None for no articles)."""
+    if now is not None:
+        return now
+    return max((a.newest for a in articles), default=None)

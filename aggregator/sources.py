@@ -1,0 +1,404 @@
+"""Reading article files: the one place where untrusted input is validated.
+
+An article file is UTF-8 text: a line `---`, a YAML mapping, a line `---` (or
+`...`), then an optional body. `read_article` turns one file into an `Article` or
+raises a `SourceError` that names the file, the field and what was expected.
+YAML is loaded safely: no tag constructs Python objects, aliases are refused (so an
+alias bomb costs nothing) and a key given twice is an error rather than a silent
+overwrite.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dateutil import parser as dateparser
+
+from aggregator.errors import SourceError
+from aggregator.model import Article, Image, Provider, Rejection, Related
+from aggregator.text import is_http_url, one_line, xml_safe
+
+ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".yaml", ".yml"})
+
+# Text longer than this is cut (with an ellipsis) rather than published whole.
+TITLE_LIMIT = 300
+EXCERPT_LIMIT = 2000
+NAME_LIMIT = 200
+MAX_TOPICS = 50
+MAX_IMAGES = 20
+MAX_RELATED = 20
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _ArticleLoader(_Loader):  # type: ignore[misc, valid-type]
+    """Safe YAML, minus aliases, plus an error for duplicate keys."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects:
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases (*name) are not allowed in article files", node.start_mark
+            )
+        return super().construct_object(node, deep=deep)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
+                    )
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class FoundFiles:
+    """What `find_article_files` saw: files to read, and paths refused outright."""
+
+    paths: tuple[Path, ...]
+    rejected: tuple[Rejection, ...]
+
+
+def find_article_files(roots: Iterable[Path]) -> FoundFiles:
+    """Every article file under `roots`, recursively, in a stable order.
+
+    Symbolic links are followed only to regular files inside the same root; a
+    dangling link, a link loop or a link that leads outside is rejected. Directories
+    are never followed through links, so a directory loop cannot hang the walk.
+    A missing root raises `SourceError`: an empty publication is never what a user
+    meant.
+    """
+    paths: list[Path] = []
+    rejected: list[Rejection] = []
+    for root in roots:
+        if not root.is_dir():
+            reason = "source directory does not exist" if not root.exists() else "not a directory"
+            raise SourceError(str(root), reason)
+        real_root = root.resolve()
+        for path in _walk(root, rejected):
+            if path.is_symlink():
+                problem = _symlink_problem(path, real_root)
+                if problem:
+                    rejected.append(Rejection(str(path), problem))
+                    continue
+            paths.append(path)
+    return FoundFiles(tuple(paths), tuple(rejected))
+
+
+def _walk(root: Path, rejected: list[Rejection]) -> Iterator[Path]:
+    def on_error(error: OSError) -> None:
+        rejected.append(Rejection(str(error.filename), f"cannot list directory: {error.strerror}"))
+
+    for directory, subdirs, files in os.walk(root, onerror=on_error):
+        subdirs.sort()
+        for name in sorted(files):
+            if Path(name).suffix.lower() in ARTICLE_SUFFIXES:
+                yield Path(directory, name)
+
+
+def _symlink_problem(path: Path, real_root: Path) -> str | None:
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        return "symbolic link to a file that does not exist"
+    except (OSError, RuntimeError):
+        return "symbolic link loop"
+    if not target.is_relative_to(real_root):
+        return "symbolic link leads outside the source directory"
+    if not target.is_file():
+        return "symbolic link to something that is not a regular file"
+    return None
+
+
+def read_article(path: Path, *, max_bytes: int) -> Article:
+    """Read and validate one article file; raises `SourceError` naming the problem."""
+    where = str(path)
+    try:
+        if not path.is_file():
+            raise SourceError(where, "not a regular file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise SourceError(where, f"file is {size} bytes, over the {max_bytes}-byte limit")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise SourceError(where, f"file is over the {max_bytes}-byte limit")
+    return parse_article(data, where)
+
+
+def parse_article(data: bytes, where: str) -> Article:
+    """An `Article` from the bytes of an article file; `where` names it in errors."""
+    text = decode(data, where)
+    front_matter, body = split_front_matter(text, where)
+    mapping = load_front_matter(front_matter, where)
+    return article_from_mapping(mapping, where, body=body)
+
+
+def decode(data: bytes, where: str) -> str:
+    """UTF-8 text (a byte-order mark is dropped) with newlines made `\\n`."""
+    if not data.strip():
+        raise SourceError(where, "file is empty")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            where, f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+        ) from None
+    if "\x00" in text:
+        raise SourceError(where, "binary file (contains NUL bytes)")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split_front_matter(text: str, where: str) -> tuple[str, str]:
+    """The YAML between the opening `---` line and the closing line, and the body."""
+    lines = text.split("\n")
+    if lines[0].rstrip() != "---":
+        raise SourceError(where, "expected the file to start with a '---' line (front matter)")
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() in ("---", "..."):
+            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]).strip()
+    raise SourceError(where, "front matter is never closed: expected a second '---' line")
+
+
+def load_front_matter(front_matter: str, where: str) -> dict[str, Any]:
+    """The front matter as a mapping, loaded safely (see the module docstring)."""
+    try:
+        document = yaml.load(front_matter, Loader=_ArticleLoader)  # a safe loader, see above
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f" at line {mark.line + 2}" if mark else ""
+        raise SourceError(where, f"invalid YAML{at}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise SourceError(where, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise SourceError(where, "invalid YAML: nested too deeply") from None
+    if not isinstance(document, dict):
+        kind = "empty" if document is None else f"a {type(document).__name__}"
+        raise SourceError(where, f"front matter is {kind}, expected a mapping of fields")
+    return document
+
+
+def article_from_mapping(mapping: Mapping[Any, Any], where: str, *, body: str = "") -> Article:
+    """Validate a front-matter mapping into an `Article` (see the README for the rules)."""
+    fields = _Fields(mapping, where, "")
+    provider = fields.provider("provider")
+    return Article(
+        source=where,
+        title=fields.text("title", required=True, limit=TITLE_LIMIT),
+        url=fields.url("webUrl", required=True) or "",
+        published=fields.moment("publishedDateTime", required=True) or _EPOCH,
+        updated=fields.moment("updatedDateTime"),
+        excerpt=fields.text("excerpt", limit=EXCERPT_LIMIT),
+        body=xml_safe(body),
+        amp_url=fields.url("ampWebUrl"),
+        cdn_amp_url=fields.url("cdnAmpWebUrl"),
+        category=fields.text("category", limit=NAME_LIMIT),
+        type=fields.text("type", limit=NAME_LIMIT),
+        heat=fields.number("heat"),
+        quality=fields.number("quality"),
+        draft=not fields.flag("published", default=True),
+        provider=provider,
+        topics=fields.topics("topics"),
+        images=fields.images("images"),
+        related=fields.related("related"),
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _Fields:
+    """Typed reads from one mapping; every error names the file and the dotted field."""
+
+    def __init__(self, mapping: Mapping[Any, Any], where: str, prefix: str) -> None:
+        self.mapping = mapping
+        self.where = where
+        self.prefix = prefix
+
+    def fail(self, name: str, expected: str, value: Any) -> SourceError:
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        return SourceError(self.where, f"{self.prefix}{name}: expected {expected}, got {shown}")
+
+    def get(self, name: str, required: bool) -> Any:
+        value = self.mapping.get(name)
+        if value is None or value == "":
+            if required:
+                raise SourceError(self.where, f"{self.prefix}{name}: required field is missing")
+            return None
+        return value
+
+    def text(self, name: str, *, required: bool = False, limit: int) -> str:
+        value = self.get(name, required)
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.fail(name, "text", value)
+        text = one_line(str(value), limit)
+        if required and not text:
+            raise SourceError(self.where, f"{self.prefix}{name}: required field is blank")
+        return text
+
+    def url(self, name: str, *, required: bool = False) -> str | None:
+        value = self.get(name, required)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.strip()
+            if is_http_url(value):
+                return value
+        if required:
+            raise self.fail(name, "an absolute http or https URL", value)
+        return None  # an unusable optional link is dropped, not fatal
+
+    def moment(self, name: str, *, required: bool = False) -> datetime | None:
+        value = self.get(name, required)
+        if value is None:
+            return None
+        try:
+            return as_utc(value)
+        except (ValueError, OverflowError, TypeError):
+            raise self.fail(name, "a date and time such as 2020-06-15T18:03:00Z", value) from None
+
+    def number(self, name: str) -> float:
+        value = self.get(name, False)
+        if value is None:
+            return 0.0
+        if isinstance(value, bool):
+            raise self.fail(name, "a number", value)
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise self.fail(name, "a number", value) from None
+        if not isinstance(value, int | float):
+            raise self.fail(name, "a number", value)
+        if not math.isfinite(value):
+            raise self.fail(name, "a finite number", value)
+        return float(value)
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        value = self.mapping.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise self.fail(name, "true or false", value)
+
+    def integer(self, name: str) -> int | None:
+        value = self.get(name, False)
+        if value is None:
+            return None
+        number = self.number(name)
+        if not number.is_integer() or number < 0:
+            raise self.fail(name, "a whole number of 0 or more", value)
+        return int(number)
+
+    def items(self, name: str, limit: int) -> list[_Fields]:
+        value = self.get(name, False)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(name, "a list", value)
+        result = []
+        for index, item in enumerate(value[:limit]):
+            if not isinstance(item, dict):
+                raise self.fail(f"{name}[{index}]", "a mapping", item)
+            result.append(_Fields(item, self.where, f"{self.prefix}{name}[{index}]."))
+        return result
+
+    def provider(self, name: str) -> Provider | None:
+        value = self.get(name, False)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return Provider(one_line(value, NAME_LIMIT))
+        if not isinstance(value, dict):
+            raise self.fail(name, "a mapping with name and domain", value)
+        fields = _Fields(value, self.where, f"{self.prefix}{name}.")
+        provider_name = fields.text("name", limit=NAME_LIMIT)
+        domain = fields.text("domain", limit=NAME_LIMIT)
+        return Provider(provider_name or domain, domain) if provider_name or domain else None
+
+    def topics(self, name: str) -> tuple[str, ...]:
+        value = self.get(name, False)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise self.fail(name, "a list of topic names", value)
+        topics: list[str] = []
+        for index, item in enumerate(value[:MAX_TOPICS]):
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise self.fail(f"{name}[{index}]", "a topic name", item)
+            topic = one_line(str(item), NAME_LIMIT)
+            if topic and topic not in topics:
+                topics.append(topic)
+        return tuple(topics)
+
+    def images(self, name: str) -> tuple[Image, ...]:
+        images = []
+        for item in self.items(name, MAX_IMAGES):
+            url = item.url("url")
+            if url:
+                images.append(
+                    Image(
+                        url=url,
+                        width=item.integer("width"),
+                        height=item.integer("height"),
+                        title=item.text("title", limit=TITLE_LIMIT),
+                    )
+                )
+        return tuple(images)
+
+    def related(self, name: str) -> tuple[Related, ...]:
+        related = []
+        for item in self.items(name, MAX_RELATED):
+            url = item.url("webUrl")
+            title = item.text("title", limit=TITLE_LIMIT)
+            if url and title:
+                related.append(
+                    Related(
+                        title=title,
+                        url=url,
+                        excerpt=item.text("excerpt", limit=EXCERPT_LIMIT),
+                        published=item.moment("publishedDateTime"),
+                        provider=item.provider("provider"),
+                        quality=item.number("quality"),
+                        images=item.images("images"),
+                    )
+                )
+        return tuple(related)
+
+
+def as_utc(value: Any) -> datetime:
+    """A timezone-aware UTC datetime from a YAML timestamp, a date or a string.
+
+    A time without a zone is taken as UTC. Raises ValueError for anything else.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    elif isinstance(value, str):
+        moment = dateparser.parse(value.strip())
+    else:
+        raise TypeError(type(value).__name__)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

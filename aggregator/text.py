@@ -1,0 +1,41 @@
+"""Small pure helpers for text and URLs that several stages need."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+# XML 1.0 allows TAB, LF, CR and everything from U+0020 except surrogates and the
+# two non-characters U+FFFE/U+FFFF. Anything else makes lxml refuse the whole feed.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids."""
+    return _XML_FORBIDDEN.sub("", text)
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` made XML-safe, its whitespace collapsed, cut to `limit` characters."""
+    return shorten(_WHITESPACE.sub(" ", xml_safe(text)).strip(), limit)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def is_http_url(url: str) -> bool:
+    """True for an absolute http or https URL with a host."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False

@@ -1,0 +1,102 @@
+"""What makes two URLs the same page, and which of them to link to. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+#: Query parameters that only track the reader; removed from canonical URLs.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
+        "igshid", "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "referrer", "cmpid",
+        "cmp", "ocid", "ncid", "smid", "sr_share", "mkt_tok", "s_cid", "spm", "_ga",
+        "_gl", "guccounter", "guce_referrer", "guce_referrer_sig", "share", "src",
+        "via", "rss", "feed", "rssfeed", "cid",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_")
+#: Query parameters that ask for the AMP version of a page.
+AMP_PARAMS = {"outputtype": {"amp"}, "amp": {"", "1", "true", "yes"}}
+_AMP_CACHE_PATH = re.compile(r"^/[cvi]/(s/)?(.+)$")
+
+
+def canonical_url(url: str) -> str:
+    """The identity of a URL: equal for trivial variants of the same page.
+
+    https and http, `www.` and `amp.` hosts, default ports, fragments, trailing
+    slashes, an `/amp` suffix, tracking and AMP parameters and parameter order are
+    ignored; AMP cache URLs (`<host>.cdn.ampproject.org/c/s/<original>`) stand for
+    their original. The result is for comparing, never for linking.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    if host.endswith(".cdn.ampproject.org"):
+        inner = _AMP_CACHE_PATH.match(parts.path)
+        if inner:
+            scheme = "https" if inner.group(1) else "http"
+            query = f"?{parts.query}" if parts.query else ""
+            return canonical_url(f"{scheme}://{inner.group(2)}{query}")
+    for prefix in ("www.", "amp."):
+        host = host.removeprefix(prefix)
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/amp").rstrip("/") or "/"
+    query = urlencode(sorted(_kept_params(parts.query)))
+    return urlunsplit(("https", netloc, path, query, ""))
+
+
+def _kept_params(query: str) -> Iterable[tuple[str, str]]:
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if _tracking(name):
+            continue
+        if value.lower() in AMP_PARAMS.get(name.lower(), ()):
+            continue
+        yield name, value
+
+
+def clean_url(url: str) -> str:
+    """`url` without tracking parameters and fragment: the form to link to.
+
+    Unlike `canonical_url` it keeps scheme, host, path and AMP markers, so it
+    always leads to the same page as `url`. A query without tracking parameters is
+    kept byte for byte.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, value) for name, value in pairs if not _tracking(name)]
+    query = parts.query if len(kept) == len(pairs) else urlencode(kept)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def is_amp_url(url: str) -> bool:
+    """True for the AMP forms `canonical_url` folds away."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    if host.startswith("amp.") or host.endswith(".cdn.ampproject.org"):
+        return True
+    if parts.path.rstrip("/").endswith("/amp"):
+        return True
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    return any(value.lower() in AMP_PARAMS.get(name.lower(), ()) for name, value in pairs)
+
+
+def link_penalty(url: str) -> tuple[bool, bool]:
+    """Tie-break among copies of one article: a plain link beats AMP and tracking."""
+    return (is_amp_url(url), clean_url(url) != url)
+
+
+def _tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
