@@ -41,12 +41,47 @@ def article_keys(article: Article) -> set[str]:
 _DASHES = "\\-\u2013\u2014|"  # hyphen, en dash, em dash, bar
 _TITLE_PREFIX = re.compile(
     r"^(update|updated|breaking|breaking news|exclusive|developing|just in|watch|live)"
-    rf"\s*[:{_DASHES}]\s*",
+    rf"(\s+\d+)?\s*[:{_DASHES}]\s*",
     re.IGNORECASE,
 )
 _SUFFIX_SEPARATOR = re.compile(rf"\s+[{_DASHES}]\s+(?=[^{_DASHES}]+$)")
+#: A trailing attribution such as ", figures show" or ", police say".
+_ATTRIBUTION = re.compile(
+    r",\s*(?:\w+\s+){0,2}(?:say|says|said|show|shows|find|finds|report|reports|claim|claims)$",
+    re.IGNORECASE,
+)
 _PERCENT = re.compile(r"%|\bper\s*cent\b", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
+    r"(?:\s*(k|m|bn|tn|thousand|million|billion|trillion)\b|(?!\w))",
+    re.IGNORECASE,
+)
+_MULTIPLIERS = {
+    "k": 10**3, "thousand": 10**3, "m": 10**6, "million": 10**6,
+    "bn": 10**9, "billion": 10**9, "tn": 10**12, "trillion": 10**12,
+}  # fmt: skip
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {
+    word: f"{value}th"
+    for value, word in enumerate(
+        "_ first second third fourth fifth sixth seventh eighth ninth tenth".split()
+    )
+    if value
+}
+_NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 _TOKEN = re.compile(r"[^\W_]+")
+#: British spellings folded to American ones (suffix, replacement), for words of
+#: more than five letters so that short words ("four", "rise") stay as they are.
+_SPELLING = (
+    ("ising", "izing"), ("ised", "ized"), ("ises", "izes"), ("ise", "ize"),
+    ("ysed", "yzed"), ("yse", "yze"), ("our", "or"), ("tre", "ter"),
+    ("lled", "led"), ("lling", "ling"), ("ller", "ler"), ("ence", "ense"),
+)  # fmt: skip
 #: Words whose presence or absence does not make a different headline.
 STOPWORDS = frozenset(
     "a an the of to in on for and or with at by from as is are was were be its it "
@@ -54,24 +89,65 @@ STOPWORDS = frozenset(
 )
 #: The most words a trailing " - Outlet" segment may have to be taken as an outlet.
 _MAX_SUFFIX_WORDS = 4
+#: A headline without spaces (Chinese, Japanese) must have this many characters
+#: before a trailing " | Outlet" for that segment to be taken as an outlet.
+_MIN_UNSPACED_HEADLINE = 8
 
 
 def title_tokens(title: str) -> tuple[str, ...]:
     """The words of a headline, normalised for comparison.
 
-    Unicode compatibility forms and accents are folded, case is folded, a leading
-    "UPDATE:"-style label and a trailing " - Outlet" / " | Outlet" segment of at
-    most four words are dropped, "%" and "per cent" read "percent", and
-    punctuation separates words.
+    Unicode compatibility forms and accents are folded, case is folded; a leading
+    "UPDATE:"-style label, a trailing " - Outlet" / " | Outlet" segment of at most
+    four words and a trailing attribution (", police say") are dropped; amounts are
+    written out ("$1.5bn", "1,500 million" -> "1500000000"), "%" reads "percent",
+    number words up to twenty become digits, British spellings become American and
+    words of five letters or more lose a plural "s"; punctuation separates words.
     """
-    text = _TITLE_PREFIX.sub("", title.strip())
-    parts = _SUFFIX_SEPARATOR.split(text, maxsplit=1)
-    if len(parts) == 2 and len(parts[1].split()) <= _MAX_SUFFIX_WORDS < len(parts[0].split()):
-        text = parts[0]
+    text = unicodedata.normalize("NFKC", title).strip()
+    text = _TITLE_PREFIX.sub("", text)
+    text = _strip_outlet(text)
+    text = _ATTRIBUTION.sub("", text)
     text = _PERCENT.sub(" percent ", text)
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
+    text = _AMOUNT.sub(_amount, text)
     decomposed = unicodedata.normalize("NFKD", text)
     folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return tuple(_TOKEN.findall(folded))
+    return tuple(_fold_word(word) for word in _TOKEN.findall(folded))
+
+
+def _strip_outlet(text: str) -> str:
+    parts = _SUFFIX_SEPARATOR.split(text, maxsplit=1)
+    if len(parts) != 2 or len(parts[1].split()) > _MAX_SUFFIX_WORDS:
+        return text
+    headline = parts[0]
+    words = headline.split()
+    if len(words) > _MAX_SUFFIX_WORDS or (
+        len(words) == 1 and len(headline) >= _MIN_UNSPACED_HEADLINE
+    ):
+        return headline
+    return text
+
+
+def _amount(match: re.Match[str]) -> str:
+    number, unit = match.group(1).replace(",", ""), match.group(2)
+    if unit is not None:
+        number = f"{float(number) * _MULTIPLIERS[unit.lower()]:.0f}"
+    # "d" for the decimal point keeps "0.4" one word.
+    return f" {number.replace('.', 'd')} "
+
+
+def _fold_word(word: str) -> str:
+    if len(word) < 5 or not word.isalpha():
+        return word
+    if word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    if len(word) <= 5:
+        return word
+    for suffix, replacement in _SPELLING:
+        if word.endswith(suffix):
+            return word[: -len(suffix)] + replacement
+    return word
 
 
 def similar_titles(a: Sequence[str], b: Sequence[str], threshold: float) -> bool:
@@ -80,21 +156,25 @@ def similar_titles(a: Sequence[str], b: Sequence[str], threshold: float) -> bool
     The measure, chosen for precision: both carry the same numbers; the shorter
     headline's content words (all but `STOPWORDS`) all occur in the longer one, so
     a dropped or added word passes but a replaced word ("rise" for "fall") never
-    does; and the Jaccard similarity of the two sets of content words is at least
-    `threshold`. Headlines of fewer than three content words only match exactly.
+    does; the shared words come in the same order ("Epic sues Apple" is not "Apple
+    sues Epic"); and the Jaccard similarity of the two sets of content words (here
+    the shorter set's size over the longer's) is at least `threshold`. Headlines of fewer than three content words only match exactly.
     """
     content_a = {t for t in a if t not in STOPWORDS}
     content_b = {t for t in b if t not in STOPWORDS}
-    if content_a == content_b:
-        return len(content_a) >= 3 or tuple(a) == tuple(b)
     if min(len(content_a), len(content_b)) < 3:
-        return False
+        return content_a == content_b and tuple(a) == tuple(b)
     if _numbers(content_a) != _numbers(content_b):
         return False
     small, large = sorted((content_a, content_b), key=len)
-    if not small <= large:
+    if not small <= large or len(small) / len(large) < threshold:
         return False
-    return len(small) / len(large) >= threshold
+    # Shared words in another order are another story: "Epic sues Apple".
+    return _in_order(a, small) == _in_order(b, small)
+
+
+def _in_order(tokens: Sequence[str], kept: set[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in tokens if t in kept))
 
 
 def _numbers(tokens: set[str]) -> set[str]:
