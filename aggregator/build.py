@@ -12,14 +12,19 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aggregator.config import Config
-from aggregator.emit import FeedSpec, render_atom, render_rss
+from aggregator.emit import render_atom, render_rss
 from aggregator.errors import SourceError
+from aggregator.feedspec import FeedSpec
+from aggregator.jsonfeed import render_json
 from aggregator.merge import merge_stories
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
 from aggregator.output import write_if_changed
+from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import find_article_files, read_article
 from aggregator.topics import assign_slugs, display_names
@@ -31,7 +36,11 @@ FUTURE_TOLERANCE = timedelta(days=1)
 FORMATS: tuple[tuple[str, Callable[[FeedSpec], bytes]], ...] = (
     ("atom", render_atom),
     ("rss", render_rss),
+    ("json", render_json),
 )
+#: The stylesheet every Atom and RSS feed names, at the top of the output.
+STYLESHEET = "feed.xsl"
+INDEX_HTML = "index.html"
 
 
 @dataclass(frozen=True)
@@ -85,10 +94,14 @@ def display_path(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Publication:
-    """The feeds one build publishes, before any byte is written."""
+    """The feeds one build publishes, before any byte is written.
+
+    `feeds` holds (path stem relative to the output, spec): the all-stories feed,
+    then one per topic by slug.
+    """
 
     stories: tuple[Story, ...]
-    feeds: tuple[tuple[str, FeedSpec], ...]  # (path stem relative to the output, spec)
+    feeds: tuple[tuple[str, FeedSpec], ...]
     drafts: int
     duplicates: int
     topics: int
@@ -123,21 +136,34 @@ def plan(articles: Sequence[Article], config: Config, now: datetime | None) -> P
     )
 
 
+def _base_url(config: Config) -> str:
+    base = config.site.base_url
+    return base if base.endswith("/") else base + "/"
+
+
 def _spec(
-    config: Config, stem: str, topic: str, ranked: Sequence[Story], names: dict[str, str]
+    config: Config,
+    stem: str,
+    name: str,
+    ranked: Sequence[Story],
+    names: dict[str, str],
 ) -> FeedSpec:
     site = config.site
-    base = site.base_url if site.base_url.endswith("/") else site.base_url + "/"
+    base = _base_url(config)
     return FeedSpec(
         id=f"{base}{stem}",
-        title=f"{site.title}: {topic}",
-        subtitle=f"{topic}, the best stories first, from {site.title}",
+        name=name,
+        title=f"{site.title}: {name}",
+        subtitle=f"{name}, the best stories first, from {site.title}",
         url_stem=f"{base}{stem}",
-        site_url=f"{base}index.html",
+        site_url=f"{base}{INDEX_HTML}",
         language=site.language,
         author=site.author,
         stories=tuple(ranked[: config.max_items]),
         topic_names=names,
+        # Root-relative, so the browser fetches it from the feed's own origin:
+        # Chromium applies only same-origin stylesheets.
+        stylesheet_url=urlsplit(base).path + STYLESHEET,
         hub_url=config.publish.hub,
     )
 
@@ -151,6 +177,23 @@ def write_feeds(feeds: Iterable[tuple[str, FeedSpec]], output: Path) -> list[Fee
             changed = write_if_changed(output / relative, render(spec))
             results.append(FeedResult(relative, len(spec.stories), changed))
     return results
+
+
+def publish(publication: Publication, config: Config, report: BuildReport) -> None:
+    """Write the output in an order that never links to a missing file.
+
+    The stylesheet comes before the feeds that name it; the feeds before the index
+    files that list them.
+    """
+    output = config.output
+    stylesheet = resources.files("aggregator").joinpath("assets", STYLESHEET).read_bytes()
+    write_if_changed(output / STYLESHEET, stylesheet)
+    report.feeds = write_feeds(publication.feeds, output)
+    site = config.site
+    write_if_changed(output / OPML_NAME, render_opml(site.title, publication.feeds))
+    write_if_changed(
+        output / INDEX_HTML, render_index(site.title, site.language, publication.feeds)
+    )
 
 
 def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:
@@ -170,6 +213,6 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
         topics=publication.topics,
     )
     if options.write and not (options.strict and collection.rejected):
-        report.feeds = write_feeds(publication.feeds, config.output)
+        publish(publication, config, report)
     report.seconds = time.perf_counter() - started
     return report

@@ -2,56 +2,36 @@
 
 The bytes are a function of the `FeedSpec` alone. feedgen's defaults are worked
 around (see ../shared/FEEDGEN-NOTES.md): entries are appended, not prepended;
-`updated`/`lastBuildDate` are the newest entry's time, never the clock; the RSS
-channel link is added last so it is the site, not the feed; the provider is
-`dc:creator` in RSS; each Atom entry has exactly one alternate link and images go
-through Media RSS, never enclosures.
+`updated`/`lastBuildDate` are the newest entry's time (or the spec's
+`updated_if_empty`), never the clock; the RSS channel link is added last so it is
+the site, not the feed; the provider is `dc:creator` in RSS; each Atom entry has
+exactly one alternate link and images go through Media RSS, never enclosures.
+
+What feedgen cannot say is added to its lxml tree by a feedgen extension while it
+builds the document: the `xml-stylesheet` instruction, the RSS `rel=hub` link
+(feedgen drops it) and the `rel`/`type` of Atom entry links (feedgen 1.0 drops
+them, lkiesow/python-feedgen#135).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from aggregator import __version__
+from aggregator.feedspec import FeedSpec, entry_html, story_image, story_tags
 from aggregator.model import Story
 from aggregator.urls import clean_url
 
 GENERATOR = "news-aggregator"
 GENERATOR_URI = "https://example.invalid/news-aggregator"
 
-
-@dataclass(frozen=True)
-class FeedSpec:
-    """Everything one feed shows. `stories` are already ranked and cut to size.
-
-    `url_stem` is the feed's URL without its format suffix (`.atom`, `.rss`).
-    """
-
-    id: str
-    title: str
-    subtitle: str
-    url_stem: str
-    site_url: str
-    language: str
-    author: str
-    stories: Sequence[Story]
-    topic_names: Mapping[str, str]
-    stylesheet_url: str | None = None
-    hub_url: str | None = None
-
-    def self_url(self, suffix: str) -> str:
-        """The feed's own URL in the format with file suffix `suffix`."""
-        return f"{self.url_stem}.{suffix}"
-
-    @property
-    def updated(self) -> datetime | None:
-        return max((story.updated for story in self.stories), default=None)
+_ATOM_LINK = "{http://www.w3.org/2005/Atom}link"
+_EXTENSION = "publishing"
 
 
 def render_atom(spec: FeedSpec) -> bytes:
@@ -67,7 +47,7 @@ def render_atom(spec: FeedSpec) -> bytes:
         entry.content(entry_html(story), type="html")
         if story.lead.provider is not None:
             entry.author(name=story.lead.provider.name)
-    return _with_stylesheet(feed.atom_str(pretty=True), spec.stylesheet_url)
+    return bytes(feed.atom_str(pretty=True))
 
 
 def render_rss(spec: FeedSpec) -> bytes:
@@ -77,8 +57,7 @@ def render_rss(spec: FeedSpec) -> bytes:
     # feedgen makes the last link added the channel <link>: self first, site last.
     feed.link(href=spec.self_url("rss"), rel="self", type="application/rss+xml")
     feed.link(href=spec.site_url, rel="alternate")
-    if spec.updated is not None:
-        feed.lastBuildDate(spec.updated)
+    feed.lastBuildDate(spec.updated)
     for story in spec.stories:
         entry = _entry(feed, story, spec)
         # RSS readers render <description> as HTML: escape so text stays text.
@@ -87,11 +66,15 @@ def render_rss(spec: FeedSpec) -> bytes:
         entry.guid(story.id, permalink=False)
         if story.lead.provider is not None:
             entry.dc.dc_creator(story.lead.provider.name)
-    return _with_stylesheet(feed.rss_str(pretty=True), spec.stylesheet_url)
+    return bytes(feed.rss_str(pretty=True))
 
 
 def _generator(spec: FeedSpec) -> FeedGenerator:
     feed = FeedGenerator()
+    feed.register_extension(_EXTENSION, _FeedAdditions, _EntryAdditions)
+    additions = getattr(feed, _EXTENSION)
+    additions.stylesheet_url = spec.stylesheet_url
+    additions.hub_url = spec.hub_url
     feed.load_extension("media", atom=True, rss=True)
     feed.id(spec.id)
     feed.title(spec.title)
@@ -99,8 +82,7 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     feed.language(spec.language)
     feed.author(name=spec.author)
     feed.generator(GENERATOR, version=__version__, uri=GENERATOR_URI)
-    if spec.updated is not None:
-        feed.updated(spec.updated)
+    feed.updated(spec.updated)
     return feed
 
 
@@ -112,10 +94,9 @@ def _entry(feed: FeedGenerator, story: Story, spec: FeedSpec) -> Any:
     entry.link(href=clean_url(lead.url), rel="alternate")
     entry.published(story.published)
     entry.updated(story.updated)
-    for key in story.topics:
-        name = spec.topic_names.get(key, key)
+    for name in story_tags(story, spec.topic_names):
         entry.category(term=name, label=name)
-    image = next((img for article in story.articles for img in article.images), None)
+    image = story_image(story)
     if image is not None:
         thumbnail = {"url": image.url, "group": None}
         if image.width and image.height:
@@ -124,51 +105,36 @@ def _entry(feed: FeedGenerator, story: Story, spec: FeedSpec) -> Any:
     return entry
 
 
-def entry_html(story: Story) -> str:
-    """The entry's HTML content: excerpt, other outlets, related coverage. All escaped."""
-    lead = story.lead
-    parts = []
-    if lead.excerpt:
-        parts.append(f"<p>{_text(lead.excerpt)}</p>")
-    parts.append(f'<p><a href="{_attr(clean_url(lead.url))}">Read at {_text(lead.outlet)}</a></p>')
-    others = _other_outlets(story)
-    if others:
-        links = ", ".join(f'<a href="{_attr(url)}">{_text(name)}</a>' for name, url in others)
-        parts.append(f"<p>Also reported by: {links}</p>")
-    if lead.related:
-        items = "".join(
-            f'<li><a href="{_attr(item.url)}">{_text(item.title)}</a>'
-            + (f" ({_text(item.provider.name)})" if item.provider else "")
-            + "</li>"
-            for item in lead.related
-        )
-        parts.append(f"<p>Related coverage:</p><ul>{items}</ul>")
-    return "\n".join(parts)
+class _FeedAdditions(BaseExtension):  # type: ignore[misc]
+    """Feed-level additions; `_generator` sets the two attributes after feedgen makes one."""
+
+    stylesheet_url: str | None = None
+    hub_url: str | None = None
+
+    def extend_atom(self, feed: Any) -> Any:
+        self._add_stylesheet(feed)
+        return feed
+
+    def extend_rss(self, feed: Any) -> Any:
+        self._add_stylesheet(feed)
+        if self.hub_url:
+            etree.SubElement(feed.find("channel"), _ATOM_LINK, href=self.hub_url, rel="hub")
+        return feed
+
+    def _add_stylesheet(self, root: Any) -> None:
+        if self.stylesheet_url:
+            # The instruction is the root's sibling: serialised between declaration and root.
+            href = html.escape(self.stylesheet_url, quote=True)
+            root.addprevious(etree.PI("xml-stylesheet", f'type="text/xsl" href="{href}"'))
 
 
-def _other_outlets(story: Story) -> list[tuple[str, str]]:
-    """Each other outlet that carried the story, once, with its best copy's link."""
-    seen = {story.lead.outlet}
-    others = []
-    for copy in story.copies:
-        if copy.outlet not in seen:
-            seen.add(copy.outlet)
-            others.append((copy.outlet, clean_url(copy.url)))
-    return others
+class _EntryAdditions(BaseEntryExtension):  # type: ignore[misc]
+    """Give Atom entry links back the rel and type feedgen 1.0 drops (#135)."""
 
-
-def _text(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _attr(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _with_stylesheet(document: bytes, stylesheet_url: str | None) -> bytes:
-    """Insert an xml-stylesheet instruction after the XML declaration (feedgen has no API)."""
-    if not stylesheet_url:
-        return document
-    declaration, newline, rest = document.partition(b"\n")
-    instruction = f'<?xml-stylesheet type="text/xsl" href="{_attr(stylesheet_url)}"?>'
-    return declaration + newline + instruction.encode("utf-8") + b"\n" + rest
+    def extend_atom(self, entry: Any) -> Any:
+        # `_entry` adds exactly one link, the article page. feedgen builds Atom
+        # elements without a namespace and declares it on the root: plain tag names.
+        for link in entry.findall("link"):
+            link.set("rel", "alternate")
+            link.set("type", "text/html")
+        return entry

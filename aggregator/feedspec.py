@@ -1,0 +1,109 @@
+"""What one feed shows, whatever its format: the `FeedSpec` and the entry HTML.
+
+Every renderer (Atom and RSS in `emit`, JSON Feed in `jsonfeed`, the index pages in
+`pages`) reads the same `FeedSpec`, so the formats never disagree about a feed.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aggregator.model import Image, Story
+from aggregator.urls import clean_url
+
+#: The `updated` time of an empty feed that has no earlier time to keep.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """Everything one feed shows. `stories` are already ranked and cut to size.
+
+    `name` is what lists of feeds call it (a topic, or "All stories"); `title` is
+    the feed's own title. `url_stem` is the feed's URL without its format suffix
+    (`.atom`, `.rss`, `.json`). `updated_if_empty` is the feed's updated time while
+    it has no stories: every Atom feed needs one and the clock is never read.
+    """
+
+    id: str
+    name: str
+    title: str
+    subtitle: str
+    url_stem: str
+    site_url: str
+    language: str
+    author: str
+    stories: Sequence[Story]
+    topic_names: Mapping[str, str]
+    stylesheet_url: str | None = None
+    hub_url: str | None = None
+    updated_if_empty: datetime = EPOCH
+
+    def self_url(self, suffix: str) -> str:
+        """The feed's own URL in the format with file suffix `suffix`."""
+        return f"{self.url_stem}.{suffix}"
+
+    @property
+    def updated(self) -> datetime:
+        """The newest story's time, or `updated_if_empty`."""
+        return max((story.updated for story in self.stories), default=self.updated_if_empty)
+
+    @property
+    def newest(self) -> Story | None:
+        """The most recently published story; among equals the best-ranked."""
+        return max(self.stories, key=lambda story: story.published, default=None)
+
+
+def story_image(story: Story) -> Image | None:
+    """The image shown with a story: the first image of its best-ranked copy that has one."""
+    return next((img for article in story.articles for img in article.images), None)
+
+
+def story_tags(story: Story, topic_names: Mapping[str, str]) -> list[str]:
+    """The display names of the story's topics, in topic-key order."""
+    return [topic_names.get(key, key) for key in story.topics]
+
+
+def entry_html(story: Story) -> str:
+    """The entry's HTML content: excerpt, other outlets, related coverage. All escaped."""
+    lead = story.lead
+    parts = []
+    if lead.excerpt:
+        parts.append(f"<p>{_text(lead.excerpt)}</p>")
+    parts.append(f'<p><a href="{_attr(clean_url(lead.url))}">Read at {_text(lead.outlet)}</a></p>')
+    others = _other_outlets(story)
+    if others:
+        links = ", ".join(f'<a href="{_attr(url)}">{_text(name)}</a>' for name, url in others)
+        parts.append(f"<p>Also reported by: {links}</p>")
+    if lead.related:
+        items = "".join(
+            f'<li><a href="{_attr(item.url)}">{_text(item.title)}</a>'
+            + (f" ({_text(item.provider.name)})" if item.provider else "")
+            + "</li>"
+            for item in lead.related
+        )
+        parts.append(f"<p>Related coverage:</p><ul>{items}</ul>")
+    return "\n".join(parts)
+
+
+def _other_outlets(story: Story) -> list[tuple[str, str]]:
+    """Each other outlet that carried the story, once, with its best copy's link."""
+    seen = {story.lead.outlet}
+    others = []
+    for copy in story.copies:
+        if copy.outlet not in seen:
+            seen.add(copy.outlet)
+            others.append((copy.outlet, clean_url(copy.url)))
+    return others
+
+
+def _text(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)
