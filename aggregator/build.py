@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -19,12 +19,13 @@ from urllib.parse import urlsplit
 from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import SourceError
-from aggregator.feedspec import FeedSpec
+from aggregator.feedspec import EPOCH, FeedSpec
 from aggregator.jsonfeed import render_json
 from aggregator.merge import merge_stories
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
-from aggregator.output import write_if_changed
+from aggregator.output import remove_if_present, write_if_changed
 from aggregator.pages import OPML_NAME, render_index, render_opml
+from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import find_article_files, read_article
 from aggregator.topics import assign_slugs, display_names
@@ -96,19 +97,31 @@ def display_path(path: Path) -> str:
 class Publication:
     """The feeds one build publishes, before any byte is written.
 
-    `feeds` holds (path stem relative to the output, spec): the all-stories feed,
-    then one per topic by slug.
+    `feeds` and `orphans` hold (path stem relative to the output, spec). `feeds` is
+    the all-stories feed, then one per topic by slug; `orphans` are the topic feeds
+    an earlier build published whose topic has gone, as empty feeds.
     """
 
     stories: tuple[Story, ...]
     feeds: tuple[tuple[str, FeedSpec], ...]
+    orphans: tuple[tuple[str, FeedSpec], ...]
     drafts: int
     duplicates: int
     topics: int
 
 
-def plan(articles: Sequence[Article], config: Config, now: datetime | None) -> Publication:
-    """Merge, rank and select: which stories go into which feed. Pure."""
+def plan(
+    articles: Sequence[Article],
+    config: Config,
+    now: datetime | None,
+    published: Mapping[str, PublishedFeed] | None = None,
+) -> Publication:
+    """Merge, rank and select: which stories go into which feed. Pure.
+
+    `published` is what the output already holds (see `published.published_feeds`):
+    it names the orphans and gives an empty feed the updated time it already shows.
+    """
+    published = published or {}
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
     reference = reference_time(included, now)
@@ -119,17 +132,24 @@ def plan(articles: Sequence[Article], config: Config, now: datetime | None) -> P
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
     slugs = assign_slugs(names)
-    feeds = [("all", _spec(config, "all", "All stories", stories, names))]
+    feeds = [("all", _spec(config, "all", "All stories", stories, names, published))]
     by_topic: dict[str, list[Story]] = {key: [] for key in names}
     for story in stories:
         for key in story.topics:
             by_topic[key].append(story)
     for key in sorted(names, key=lambda k: slugs[k]):
         stem = f"topics/{slugs[key]}"
-        feeds.append((stem, _spec(config, stem, names[key], by_topic[key], names)))
+        feeds.append((stem, _spec(config, stem, names[key], by_topic[key], names, published)))
+    current = {stem for stem, _ in feeds}
+    orphans = [
+        (stem, _orphan_spec(config, stem, feed, published))
+        for stem, feed in sorted(published.items())
+        if stem.startswith("topics/") and stem not in current
+    ]
     return Publication(
         stories=tuple(stories),
         feeds=tuple(feeds),
+        orphans=tuple(orphans),
         drafts=drafts,
         duplicates=len(included) - len(stories),
         topics=len(names),
@@ -147,9 +167,11 @@ def _spec(
     name: str,
     ranked: Sequence[Story],
     names: dict[str, str],
+    published: Mapping[str, PublishedFeed],
 ) -> FeedSpec:
     site = config.site
     base = _base_url(config)
+    previous = published.get(stem)
     return FeedSpec(
         id=f"{base}{stem}",
         name=name,
@@ -165,7 +187,17 @@ def _spec(
         # Chromium applies only same-origin stylesheets.
         stylesheet_url=urlsplit(base).path + STYLESHEET,
         hub_url=config.publish.hub,
+        updated_if_empty=(previous.updated if previous else None) or EPOCH,
     )
+
+
+def _orphan_spec(
+    config: Config, stem: str, feed: PublishedFeed, published: Mapping[str, PublishedFeed]
+) -> FeedSpec:
+    """An empty feed for a topic that has gone, under the title its subscribers know."""
+    title = feed.title or f"{config.site.title}: {stem.removeprefix('topics/')}"
+    spec = _spec(config, stem, title, (), {}, published)
+    return replace(spec, title=title, subtitle=f"No stories at the moment in {title}")
 
 
 def write_feeds(feeds: Iterable[tuple[str, FeedSpec]], output: Path) -> list[FeedResult]:
@@ -179,6 +211,17 @@ def write_feeds(feeds: Iterable[tuple[str, FeedSpec]], output: Path) -> list[Fee
     return results
 
 
+def prune_feeds(stems: Iterable[str], output: Path) -> list[str]:
+    """Delete every format of the feeds `stems`; the paths removed, relative to `output`."""
+    removed = []
+    for stem in stems:
+        for suffix, _ in FORMATS:
+            relative = f"{stem}.{suffix}"
+            if remove_if_present(output / relative):
+                removed.append(relative)
+    return removed
+
+
 def publish(publication: Publication, config: Config, report: BuildReport) -> None:
     """Write the output in an order that never links to a missing file.
 
@@ -188,7 +231,11 @@ def publish(publication: Publication, config: Config, report: BuildReport) -> No
     output = config.output
     stylesheet = resources.files("aggregator").joinpath("assets", STYLESHEET).read_bytes()
     write_if_changed(output / STYLESHEET, stylesheet)
-    report.feeds = write_feeds(publication.feeds, output)
+    prune = config.publish.prune_orphans
+    kept = () if prune else publication.orphans
+    report.feeds = write_feeds(publication.feeds + kept, output)
+    if prune:
+        report.pruned = prune_feeds((stem for stem, _ in publication.orphans), output)
     site = config.site
     write_if_changed(output / OPML_NAME, render_opml(site.title, publication.feeds))
     write_if_changed(
@@ -203,7 +250,7 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
     """
     started = time.perf_counter()
     collection = collect(config, clock)
-    publication = plan(collection.articles, config, options.now)
+    publication = plan(collection.articles, config, options.now, published_feeds(config.output))
     report = BuildReport(
         files=collection.files,
         rejected=list(collection.rejected),

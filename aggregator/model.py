@@ -122,7 +122,10 @@ class FeedResult:
 
 @dataclass
 class BuildReport:
-    """What a build did. `to_json()` gives the `--report` document (keys are a contract)."""
+    """What a build did. `to_json()` gives the `--report` document (keys are a contract).
+
+    `pruned` lists the orphan feed files deleted (`publish.prune_orphans`).
+    """
 
     files: int = 0
     rejected: list[Rejection] = field(default_factory=list)
@@ -132,6 +135,7 @@ class BuildReport:
     topics: int = 0
     feeds: list[FeedResult] = field(default_factory=list)
     seconds: float = 0.0
+    pruned: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -149,4 +153,5 @@ class BuildReport:
                 {"path": f.path, "entries": f.entries, "changed": f.changed} for f in self.feeds
             ],
             "seconds": round(self.seconds, 3),
+            "pruned": list(self.pruned),
         }

@@ -51,3 +51,14 @@ def remove_stale_temporaries(directory: Path) -> None:
     if directory.is_dir():
         for leftover in directory.rglob(".*.tmp"):
             leftover.unlink(missing_ok=True)
+
+
+def remove_if_present(path: Path) -> bool:
+    """Delete `path`; False when there was nothing to delete."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise EmitError(str(path), f"cannot remove: {exc.strerror}") from None
+    return True
