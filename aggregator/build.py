@@ -7,6 +7,7 @@ time; the clock is read only to time the build and to refuse far-future dates.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,6 +30,9 @@ from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import find_article_files, read_article
 from aggregator.topics import assign_slugs, display_names
+from aggregator.websub import notify_hub
+
+log = logging.getLogger(__name__)
 
 #: How far past the build's clock a publication date may lie before it is refused.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -223,10 +227,10 @@ def prune_feeds(stems: Iterable[str], output: Path) -> list[str]:
 
 
 def publish(publication: Publication, config: Config, report: BuildReport) -> None:
-    """Write the output in an order that never links to a missing file.
+    """Write the output in an order that never links to a missing file, then notify.
 
     The stylesheet comes before the feeds that name it; the feeds before the index
-    files that list them.
+    files that list them. The hub hears only of feeds whose bytes changed.
     """
     output = config.output
     stylesheet = resources.files("aggregator").joinpath("assets", STYLESHEET).read_bytes()
@@ -241,6 +245,13 @@ def publish(publication: Publication, config: Config, report: BuildReport) -> No
     write_if_changed(
         output / INDEX_HTML, render_index(site.title, site.language, publication.feeds)
     )
+    if config.publish.hub:
+        base = _base_url(config)
+        changed = [f"{base}{feed.path}" for feed in report.feeds if feed.changed]
+        notice = notify_hub(config.publish.hub, changed)
+        report.hub_pings = notice.accepted
+        for problem in notice.problems:
+            log.warning("WebSub: %s", problem)
 
 
 def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:

@@ -124,7 +124,8 @@ class FeedResult:
 class BuildReport:
     """What a build did. `to_json()` gives the `--report` document (keys are a contract).
 
-    `pruned` lists the orphan feed files deleted (`publish.prune_orphans`).
+    `hub_pings` counts the publish notifications the WebSub hub accepted; `pruned`
+    lists the orphan feed files deleted (`publish.prune_orphans`).
     """
 
     files: int = 0
@@ -135,6 +136,7 @@ class BuildReport:
     topics: int = 0
     feeds: list[FeedResult] = field(default_factory=list)
     seconds: float = 0.0
+    hub_pings: int = 0
     pruned: list[str] = field(default_factory=list)
 
     @property
@@ -153,5 +155,6 @@ class BuildReport:
                 {"path": f.path, "entries": f.entries, "changed": f.changed} for f in self.feeds
             ],
             "seconds": round(self.seconds, 3),
+            "hub_pings": self.hub_pings,
             "pruned": list(self.pruned),
         }
