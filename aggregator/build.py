@@ -16,12 +16,14 @@ from pathlib import Path
 
 from aggregator.config import Config
 from aggregator.emit import FeedSpec, render_atom, render_rss
-from aggregator.errors import SourceError
+from aggregator.errors import RefusedError, SourceError
+from aggregator.lock import build_lock
 from aggregator.merge import merge_stories
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
-from aggregator.output import write_if_changed
+from aggregator.output import publish, remove_stale_temporaries
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import find_article_files, read_article
+from aggregator.state import LAST_BUILD, read_record, write_record
 from aggregator.topics import assign_slugs, display_names
 
 #: How far past the build's clock a publication date may lie before it is refused.
@@ -40,7 +42,7 @@ class BuildOptions:
 
     now: datetime | None = None
     strict: bool = False
-    write: bool = True
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,34 +144,70 @@ def _spec(
     )
 
 
-def write_feeds(feeds: Iterable[tuple[str, FeedSpec]], output: Path) -> list[FeedResult]:
-    """Render every feed in every format and write what changed."""
-    results = []
-    for stem, spec in feeds:
-        for suffix, render in FORMATS:
-            relative = f"{stem}.{suffix}"
-            changed = write_if_changed(output / relative, render(spec))
-            results.append(FeedResult(relative, len(spec.stories), changed))
-    return results
+@dataclass(frozen=True)
+class RenderedFile:
+    """One output file's bytes; `path` is relative to the output directory."""
+
+    path: str
+    entries: int
+    data: bytes
+
+
+def render_feeds(feeds: Iterable[tuple[str, FeedSpec]]) -> list[RenderedFile]:
+    """Every feed in every format."""
+    return [
+        RenderedFile(f"{stem}.{suffix}", len(spec.stories), render(spec))
+        for stem, spec in feeds
+        for suffix, render in FORMATS
+    ]
+
+
+def check_drop(previous: int | None, current: int, max_drop_ratio: float) -> None:
+    """Refuse a publication that lost more than `max_drop_ratio` of the previous one.
+
+    A vanished mount or a half-synced folder looks like mass deletion; publishing it
+    would empty every subscriber's feed.
+    """
+    if previous and current < previous * (1 - max_drop_ratio):
+        raise RefusedError(
+            "articles",
+            f"this build has {current} articles where the previous one had {previous} "
+            f"(more than {max_drop_ratio:.0%} fewer); nothing was written. If that is "
+            "intended, build again with --force",
+        )
 
 
 def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:
-    """Read, plan and (unless `options.write` is false) write; report what happened.
+    """Read, plan and write under the build lock; report what happened.
 
-    With `options.strict` and any rejected file, nothing is written.
+    With `options.strict` and any rejected file, nothing is written. Raises
+    `LockedError` when another build runs, `RefusedError` when the build would drop
+    too many articles (unless `options.force`), `SourceError` for a missing source
+    directory and `EmitError` when the output cannot be written; in each case the
+    previous output is left intact.
     """
     started = time.perf_counter()
-    collection = collect(config, clock)
-    publication = plan(collection.articles, config, options.now)
-    report = BuildReport(
-        files=collection.files,
-        rejected=list(collection.rejected),
-        drafts=publication.drafts,
-        articles=len(publication.stories),
-        duplicates=publication.duplicates,
-        topics=publication.topics,
-    )
-    if options.write and not (options.strict and collection.rejected):
-        report.feeds = write_feeds(publication.feeds, config.output)
+    with build_lock(config.state_dir):
+        remove_stale_temporaries(config.output)
+        collection = collect(config, clock)
+        publication = plan(collection.articles, config, options.now)
+        report = BuildReport(
+            files=collection.files,
+            rejected=list(collection.rejected),
+            drafts=publication.drafts,
+            articles=len(publication.stories),
+            duplicates=publication.duplicates,
+            topics=publication.topics,
+        )
+        if not (options.strict and collection.rejected):
+            if not options.force:
+                previous = read_record(config.state_dir, LAST_BUILD) or {}
+                check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
+            rendered = render_feeds(publication.feeds)
+            changed = publish({config.output / f.path: f.data for f in rendered})
+            report.feeds = [
+                FeedResult(f.path, f.entries, config.output / f.path in changed) for f in rendered
+            ]
+            write_record(config.state_dir, LAST_BUILD, {"articles": report.articles})
     report.seconds = time.perf_counter() - started
     return report
