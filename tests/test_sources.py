@@ -205,3 +205,9 @@ def test_symlinks_outside_dangling_and_looping_are_rejected(
 def test_missing_source_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="source directory does not exist"):
         find_article_files([tmp_path / "nope"])
+
+
+def test_special_files_are_rejected_without_hanging(corpus: Path) -> None:
+    os.mkfifo(corpus / "pipe.txt")  # opening a FIFO for reading would block forever
+    with pytest.raises(SourceError, match="not a regular file"):
+        read_article(corpus / "pipe.txt", max_bytes=1000)
