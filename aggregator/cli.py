@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
             help="reference time (default: the newest article's time; for future dates: the clock)",
         )
     build.add_argument("--out", metavar="DIR", help="output directory (config: output)")
+    build.add_argument(
+        "--state-dir", metavar="DIR", help="lock, caches and build state (config: state_dir)"
+    )
     build.add_argument("--base-url", metavar="URL", help="URL where the output is served")
     build.add_argument(
         "--strict", action="store_true", help="if any file is rejected, write nothing, exit 1"
@@ -141,6 +144,8 @@ def _config(args: argparse.Namespace) -> Config:
         changes["drafts"] = True
     if getattr(args, "out", None):
         changes["output"] = Path(args.out).resolve()
+    if getattr(args, "state_dir", None):
+        changes["state_dir"] = Path(args.state_dir).resolve()
     base_url = getattr(args, "base_url", None)
     if base_url:
         if not is_http_url(base_url):

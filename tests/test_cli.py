@@ -110,9 +110,11 @@ def test_options_override_config(project: Path, tmp_path: Path) -> None:
     (other / "sub" / "x.md").write_text((project / "articles" / "one.txt").read_text())
     result = run(
         "build", "--source", str(other), "--out", "public", "--base-url",
-        "https://feeds.example.org/news/", cwd=project,
+        "https://feeds.example.org/news/", "--state-dir", "st", cwd=project,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert (project / "st" / "build.lock").is_file()
+    assert not (project / ".aggregator").exists()
     atom = (project / "public" / "all.atom").read_text()
     assert 'href="https://feeds.example.org/news/all.atom"' in atom
     assert result.stderr.startswith("1 files: 1 articles")
