@@ -199,3 +199,7 @@ def _print_summary(report: BuildReport, *, drafts_included: bool) -> None:
     hidden = len(report.rejected) - SHOWN_REJECTIONS
     if hidden > 0:
         log.warning("  ... and %d more (see --report)", hidden)
+    for feed in report.feeds:
+        log.debug(
+            "  %s: %d entries%s", feed.path, feed.entries, ", written" if feed.changed else ""
+        )

@@ -44,6 +44,14 @@ def test_build_writes_feeds_and_prints_one_summary_line(project: Path) -> None:
     assert (project / "feeds" / "all.rss").is_file()
 
 
+def test_verbose_lists_every_feed(project: Path) -> None:
+    result = run("build", "-v", cwd=project)
+    assert "  topics/aws-ai.rss: 1 entries, written" in result.stderr.splitlines()
+    again = run("build", "-v", cwd=project)
+    assert "  topics/aws-ai.rss: 1 entries" in again.stderr.splitlines()
+    assert SECRET not in result.stderr + again.stderr
+
+
 def test_quiet_prints_nothing_when_all_is_well(project: Path) -> None:
     result = run("build", "--quiet", cwd=project)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
