@@ -19,16 +19,18 @@ from urllib.parse import urlsplit
 
 from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
-from aggregator.errors import SourceError
+from aggregator.errors import RefusedError, SourceError
 from aggregator.feedspec import EPOCH, FeedSpec
 from aggregator.jsonfeed import render_json
+from aggregator.lock import build_lock
 from aggregator.merge import merge_stories
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
-from aggregator.output import remove_if_present, write_if_changed
+from aggregator.output import publish, remove_if_present, remove_stale_temporaries
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import find_article_files, read_article
+from aggregator.state import LAST_BUILD, read_record, write_record
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
@@ -54,7 +56,7 @@ class BuildOptions:
 
     now: datetime | None = None
     strict: bool = False
-    write: bool = True
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,15 +206,37 @@ def _orphan_spec(
     return replace(spec, title=title, subtitle=f"No stories at the moment in {title}")
 
 
-def write_feeds(feeds: Iterable[tuple[str, FeedSpec]], output: Path) -> list[FeedResult]:
-    """Render every feed in every format and write what changed."""
-    results = []
-    for stem, spec in feeds:
-        for suffix, render in FORMATS:
-            relative = f"{stem}.{suffix}"
-            changed = write_if_changed(output / relative, render(spec))
-            results.append(FeedResult(relative, len(spec.stories), changed))
-    return results
+@dataclass(frozen=True)
+class RenderedFile:
+    """One output file's bytes; `path` is relative to the output directory."""
+
+    path: str
+    entries: int
+    data: bytes
+
+
+def render_feeds(feeds: Iterable[tuple[str, FeedSpec]]) -> list[RenderedFile]:
+    """Every feed in every format."""
+    return [
+        RenderedFile(f"{stem}.{suffix}", len(spec.stories), render(spec))
+        for stem, spec in feeds
+        for suffix, render in FORMATS
+    ]
+
+
+def check_drop(previous: int | None, current: int, max_drop_ratio: float) -> None:
+    """Refuse a publication that lost more than `max_drop_ratio` of the previous one.
+
+    A vanished mount or a half-synced folder looks like mass deletion; publishing it
+    would empty every subscriber's feed.
+    """
+    if previous and current < previous * (1 - max_drop_ratio):
+        raise RefusedError(
+            "articles",
+            f"this build has {current} articles where the previous one had {previous} "
+            f"(more than {max_drop_ratio:.0%} fewer); nothing was written. If that is "
+            "intended, build again with --force",
+        )
 
 
 def prune_feeds(stems: Iterable[str], output: Path) -> list[str]:
@@ -226,51 +250,75 @@ def prune_feeds(stems: Iterable[str], output: Path) -> list[str]:
     return removed
 
 
-def publish(publication: Publication, config: Config, report: BuildReport) -> None:
-    """Write the output in an order that never links to a missing file, then notify.
+def output_files(
+    publication: Publication, config: Config
+) -> tuple[list[RenderedFile], dict[Path, bytes]]:
+    """The feeds, and every file of the output in the order it must appear.
 
     The stylesheet comes before the feeds that name it; the feeds before the index
-    files that list them. The hub hears only of feeds whose bytes changed.
+    files that list them, so a reader never meets a link to a missing file.
+    Orphans are among the feeds unless `publish.prune_orphans`.
     """
-    output = config.output
-    stylesheet = resources.files("aggregator").joinpath("assets", STYLESHEET).read_bytes()
-    write_if_changed(output / STYLESHEET, stylesheet)
-    prune = config.publish.prune_orphans
-    kept = () if prune else publication.orphans
-    report.feeds = write_feeds(publication.feeds + kept, output)
-    if prune:
-        report.pruned = prune_feeds((stem for stem, _ in publication.orphans), output)
+    kept = () if config.publish.prune_orphans else publication.orphans
+    feeds = render_feeds(publication.feeds + kept)
     site = config.site
-    write_if_changed(output / OPML_NAME, render_opml(site.title, publication.feeds))
-    write_if_changed(
-        output / INDEX_HTML, render_index(site.title, site.language, publication.feeds)
-    )
-    if config.publish.hub:
-        base = _base_url(config)
-        changed = [f"{base}{feed.path}" for feed in report.feeds if feed.changed]
-        notice = notify_hub(config.publish.hub, changed)
-        report.hub_pings = notice.accepted
-        for problem in notice.problems:
-            log.warning("WebSub: %s", problem)
+    stylesheet = resources.files("aggregator").joinpath("assets", STYLESHEET).read_bytes()
+    files = {config.output / STYLESHEET: stylesheet}
+    files |= {config.output / feed.path: feed.data for feed in feeds}
+    files[config.output / OPML_NAME] = render_opml(site.title, publication.feeds)
+    files[config.output / INDEX_HTML] = render_index(site.title, site.language, publication.feeds)
+    return feeds, files
+
+
+def announce(config: Config, report: BuildReport) -> None:
+    """Tell the WebSub hub, if one is configured, of the feeds whose bytes changed."""
+    base = _base_url(config)
+    changed = [f"{base}{feed.path}" for feed in report.feeds if feed.changed]
+    if not (config.publish.hub and changed):
+        return
+    notice = notify_hub(config.publish.hub, changed)
+    report.hub_pings = notice.accepted
+    for problem in notice.problems:
+        log.warning("WebSub: %s", problem)
 
 
 def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:
-    """Read, plan and (unless `options.write` is false) write; report what happened.
+    """Read, plan and write under the build lock; report what happened.
 
-    With `options.strict` and any rejected file, nothing is written.
+    With `options.strict` and any rejected file, nothing is written. Raises
+    `LockedError` when another build runs, `RefusedError` when the build would drop
+    too many articles (unless `options.force`), `SourceError` for a missing source
+    directory and `EmitError` when the output cannot be written; in each case the
+    previous output is left intact.
     """
     started = time.perf_counter()
-    collection = collect(config, clock)
-    publication = plan(collection.articles, config, options.now, published_feeds(config.output))
-    report = BuildReport(
-        files=collection.files,
-        rejected=list(collection.rejected),
-        drafts=publication.drafts,
-        articles=len(publication.stories),
-        duplicates=publication.duplicates,
-        topics=publication.topics,
-    )
-    if options.write and not (options.strict and collection.rejected):
-        publish(publication, config, report)
+    with build_lock(config.state_dir):
+        remove_stale_temporaries(config.output)
+        collection = collect(config, clock)
+        published = published_feeds(config.output)
+        publication = plan(collection.articles, config, options.now, published)
+        report = BuildReport(
+            files=collection.files,
+            rejected=list(collection.rejected),
+            drafts=publication.drafts,
+            articles=len(publication.stories),
+            duplicates=publication.duplicates,
+            topics=publication.topics,
+        )
+        if not (options.strict and collection.rejected):
+            if not options.force:
+                previous = read_record(config.state_dir, LAST_BUILD) or {}
+                check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
+            rendered, files = output_files(publication, config)
+            changed = publish(files)
+            report.feeds = [
+                FeedResult(f.path, f.entries, config.output / f.path in changed) for f in rendered
+            ]
+            if config.publish.prune_orphans:
+                orphans = (stem for stem, _ in publication.orphans)
+                report.pruned = prune_feeds(orphans, config.output)
+            write_record(config.state_dir, LAST_BUILD, {"articles": report.articles})
+    # Outside the lock: a slow hub must not hold up the next build.
+    announce(config, report)
     report.seconds = time.perf_counter() - started
     return report

@@ -5,6 +5,8 @@ Exit codes (a contract; see the README):
   1  `--strict` and a file was rejected: nothing written; or `check` found problems
   2  usage, configuration or source-directory error: nothing written
   3  an output file could not be written: the previous feeds are intact
+  4  refused: the build would drop too many of the previous articles (see --force)
+  5  another build is running (it holds the lock in the state directory)
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from pathlib import Path
 from aggregator import __version__
 from aggregator.build import BuildOptions, collect, run_build
 from aggregator.config import Config, load_config
-from aggregator.errors import ConfigError, EmitError, SourceError
+from aggregator.errors import (
+    ConfigError,
+    EmitError,
+    LockedError,
+    RefusedError,
+    SourceError,
+    StateError,
+)
 from aggregator.model import BuildReport
 from aggregator.sources import as_utc
 from aggregator.text import is_http_url
@@ -30,6 +39,8 @@ EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_WRITE_FAILED = 3
+EXIT_REFUSED = 4
+EXIT_LOCKED = 5
 
 #: Rejections printed after the summary; the report lists all of them.
 SHOWN_REJECTIONS = 20
@@ -51,14 +62,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(config, clock)
-        options = BuildOptions(now=now, strict=args.strict)
+        options = BuildOptions(now=now, strict=args.strict, force=args.force)
         report = run_build(config, options, clock)
-    except SourceError as error:
+    except (SourceError, StateError) as error:
         log.error("%s", error)
         return EXIT_USAGE
     except EmitError as error:
         log.error("%s; the previous feeds were left as they were", error)
         return EXIT_WRITE_FAILED
+    except RefusedError as error:
+        log.error("refusing to publish: %s", error.reason)
+        return EXIT_REFUSED
+    except LockedError as error:
+        log.error("%s: %s; this run did nothing", error.where, error.reason)
+        return EXIT_LOCKED
     if args.report:
         _write_report(Path(args.report), report)
     _print_summary(report, drafts_included=config.drafts)
@@ -93,11 +110,19 @@ def _parser() -> argparse.ArgumentParser:
             help="reference time (default: the newest article's time; for future dates: the clock)",
         )
     build.add_argument("--out", metavar="DIR", help="output directory (config: output)")
+    build.add_argument(
+        "--state-dir", metavar="DIR", help="lock, caches and build state (config: state_dir)"
+    )
     build.add_argument("--base-url", metavar="URL", help="URL where the output is served")
     build.add_argument(
         "--strict", action="store_true", help="if any file is rejected, write nothing, exit 1"
     )
     build.add_argument("--report", metavar="PATH", help="write a JSON report of the build")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="publish even if the build drops most of the previous articles",
+    )
     return parser
 
 
@@ -119,6 +144,8 @@ def _config(args: argparse.Namespace) -> Config:
         changes["drafts"] = True
     if getattr(args, "out", None):
         changes["output"] = Path(args.out).resolve()
+    if getattr(args, "state_dir", None):
+        changes["state_dir"] = Path(args.state_dir).resolve()
     base_url = getattr(args, "base_url", None)
     if base_url:
         if not is_http_url(base_url):
@@ -172,3 +199,7 @@ def _print_summary(report: BuildReport, *, drafts_included: bool) -> None:
     hidden = len(report.rejected) - SHOWN_REJECTIONS
     if hidden > 0:
         log.warning("  ... and %d more (see --report)", hidden)
+    for feed in report.feeds:
+        log.debug(
+            "  %s: %d entries%s", feed.path, feed.entries, ", written" if feed.changed else ""
+        )

@@ -32,5 +32,13 @@ class EmitError(AggregatorError):
     """A feed or index file could not be written."""
 
 
+class StateError(AggregatorError):
+    """The state directory (lock, caches) cannot be used."""
+
+
 class LockedError(AggregatorError):
     """Another build holds the lock on the state directory."""
+
+
+class RefusedError(AggregatorError):
+    """Publishing would drop too much of the previous build: probably a broken source."""

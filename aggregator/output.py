@@ -1,35 +1,76 @@
-"""Writing files so that a reader or a web server never sees half of one.
+"""Writing the output so that a reader or a web server never sees a broken file.
 
-Bytes go to a temporary file in the target's directory, are flushed to disk, and
-replace the target with one rename. A file whose bytes would not change is left
-alone, so its mtime (and the ETag a static server derives from it) stays.
+`publish` writes a whole set of files in two phases. First each changed file's
+bytes go to a temporary file beside it and are flushed to disk; a failure there
+(disk full, read-only directory) removes the temporaries and leaves every previous
+file as it was. Then each temporary replaces its target with one atomic rename, in
+the order given, so files listed last (indexes) appear last. A build killed at any
+moment leaves each file wholly old or wholly new. A file whose bytes would not
+change is left alone, so its mtime (and the ETag a static server derives from it)
+stays.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from aggregator.errors import EmitError
 
 # Files are published by web servers running as other users: readable by all.
 _FILE_MODE = 0o644
+_TEMPORARY_SUFFIX = ".tmp"
+
+
+def publish(files: Mapping[Path, bytes]) -> set[Path]:
+    """Make each path hold its bytes (see the module docstring); returns the changed paths."""
+    changed = {path: data for path, data in files.items() if not _holds(path, data)}
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in changed.items():
+            staged.append((_stage(path, data), path))
+    except EmitError:
+        for temporary, _ in staged:
+            Path(temporary).unlink(missing_ok=True)
+        raise
+    for temporary, path in staged:
+        try:
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise EmitError(str(path), f"cannot replace: {exc.strerror}") from None
+    return set(changed)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically make `path` hold `data`; False when it already did."""
+    """Atomically make one file hold `data`; False when it already did."""
+    return bool(publish({path: data}))
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete temporaries a killed build left in `directory` (call only under the lock)."""
+    if directory.is_dir():
+        for leftover in directory.rglob(f".*{_TEMPORARY_SUFFIX}"):
+            leftover.unlink(missing_ok=True)
+
+
+def _holds(path: Path, data: bytes) -> bool:
     try:
-        if path.read_bytes() == data:
+        if path.stat().st_size != len(data):
             return False
+        return path.read_bytes() == data
     except FileNotFoundError:
-        pass
+        return False
     except OSError as exc:
         raise EmitError(str(path), f"cannot read the previous file: {exc.strerror}") from None
+
+
+def _stage(path: Path, data: bytes) -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+            dir=path.parent, prefix=f".{path.name}.", suffix=_TEMPORARY_SUFFIX
         )
     except OSError as exc:
         raise EmitError(str(path), f"cannot write: {exc.strerror}") from None
@@ -39,18 +80,10 @@ def write_if_changed(path: Path, data: bytes) -> bool:
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, _FILE_MODE)
-        os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
         raise EmitError(str(path), f"cannot write: {exc.strerror}") from None
-    return True
-
-
-def remove_stale_temporaries(directory: Path) -> None:
-    """Delete temporary files that a killed build left behind in `directory`."""
-    if directory.is_dir():
-        for leftover in directory.rglob(".*.tmp"):
-            leftover.unlink(missing_ok=True)
+    return temporary
 
 
 def remove_if_present(path: Path) -> bool:

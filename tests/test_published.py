@@ -88,7 +88,7 @@ def test_an_emptied_all_feed_keeps_its_last_updated_time(
     corpus: Path, tmp_path: Path, write_article: WriteArticle
 ) -> None:
     article = write_article("a.txt", publishedDateTime="2026-11-25T07:30:00Z")
-    config = make_config(corpus, tmp_path / "feeds")
+    config = make_config(corpus, tmp_path / "feeds", max_drop_ratio=1.0)
     build(config)
     article.unlink()
     write_article("draft.txt", published=False)

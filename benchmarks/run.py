@@ -1,0 +1,148 @@
+"""Benchmark the aggregator against Hugo on a generated corpus.
+
+Usage (from the repository root)::
+
+    python benchmarks/run.py [WORK] [--count 20000] [--runs 3] [--seed 1]
+        [--aggregator 'COMMAND TEMPLATE'] [--skip-hugo] [--skip-aggregator]
+
+Everything is written under WORK (default ``benchmarks/.work``, git-ignored),
+which is emptied first: ``corpus/`` (made by gen_corpus.py), ``hugo/``
+(hugo_site.py), ``feeds/`` and ``state/`` (the aggregator) and ``results.json``.
+Scenarios, each measured by measure.py as the median of ``--runs`` fresh runs:
+
+- ``hugo``: a full Hugo build into an emptied output directory (Hugo has no
+  incremental CLI build); its output is then checked with ``hugo_site.verify``;
+- ``cold``: the aggregator with empty state and output directories;
+- ``no-change``: the aggregator again, after the cold runs, on the same corpus;
+- ``mutate 1%``: before each run (untimed) ``gen_corpus.py --mutate 0.01`` with a
+  new seed edits 0.5% of the files and adds 0.5% new ones. This runs last: it
+  changes the corpus.
+
+The aggregator command is a template; ``{python}`` (this interpreter),
+``{source}``, ``{out}`` and ``{state}`` are filled in per argument after
+``shlex.split``. It runs in WORK (so no config.yaml is found unless the template
+names one) with the repository root first on ``PYTHONPATH``.
+
+The corpus is flushed to disk and read once before any measurement. The
+``baseline`` line measures ``true``: its peak RSS is the floor below which no
+peak-RSS figure here can go (see measure.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from hugo_site import hugo_command, hugo_version, prepare_site, verify
+from measure import Result, measure
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_AGGREGATOR = (
+    "{python} -m aggregator build --source {source} --out {out} --state-dir {state} --quiet"
+)
+MUTATE_FRACTION = 0.01
+
+
+def _gen_corpus(*args: str) -> None:
+    """Run gen_corpus.py as a child, so its memory never counts in the parent's RSS."""
+    subprocess.run([sys.executable, str(HERE / "gen_corpus.py"), *args], check=True)
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _report(name: str, result: Result, reference: Result | None) -> dict[str, object]:
+    versus = ""
+    if reference is not None:
+        versus = (
+            f"  ({result.wall_s / reference.wall_s:.2f}x wall, "
+            f"{result.max_rss_mib / reference.max_rss_mib:.2f}x RSS of hugo)"
+        )
+    print(f"{name:<12} {result}{versus}", flush=True)
+    return {"scenario": name, **result.summary()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("work", type=Path, nargs="?", default=HERE / ".work")
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--aggregator", default=DEFAULT_AGGREGATOR, help="command template")
+    parser.add_argument("--skip-hugo", action="store_true")
+    parser.add_argument("--skip-aggregator", action="store_true")
+    args = parser.parse_args(argv)
+
+    work: Path = args.work.resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    corpus, feeds, state = work / "corpus", work / "feeds", work / "state"
+    machine = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "hugo": None if args.skip_hugo else hugo_version(),
+        "articles": args.count,
+    }
+    print(json.dumps(machine), flush=True)
+    _gen_corpus(str(corpus), "--count", str(args.count), "--seed", str(args.seed))
+    # Flush the new files and read them once, so that no tool's first run pays for
+    # write-back or a cold page cache and the others do not.
+    os.sync()
+    for path in corpus.rglob("*.txt"):
+        path.read_bytes()
+
+    results = [_report("baseline", measure(["true"], args.runs), None)]
+    hugo: Result | None = None
+    if not args.skip_hugo:
+        site, public = prepare_site(corpus, work / "hugo"), work / "hugo" / "public"
+        hugo = measure(
+            hugo_command(site, public),
+            args.runs,
+            before=lambda _: shutil.rmtree(public, ignore_errors=True),
+        )
+        results.append(_report("hugo", hugo, None))
+        checked = verify(corpus, public)
+        if checked.problems:
+            print("hugo output is wrong:", *checked.problems[:10], sep="\n  ", file=sys.stderr)
+            return 1
+        print(f"{'':<12} verified: {checked.feeds} feeds, largest {checked.largest_feed} items")
+
+    if not args.skip_aggregator:
+        fields = {"python": sys.executable, "source": corpus, "out": feeds, "state": state}
+        command = [part.format(**fields) for part in shlex.split(args.aggregator)]
+        paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+        def empty_outputs(_: int) -> None:
+            shutil.rmtree(feeds, ignore_errors=True)
+            shutil.rmtree(state, ignore_errors=True)
+
+        def mutate(run: int) -> None:
+            seed = str(args.seed * 1000 + run + 1)
+            _gen_corpus(str(corpus), "--mutate", str(MUTATE_FRACTION), "--seed", seed)
+
+        for name, before in (("cold", empty_outputs), ("no-change", None), ("mutate 1%", mutate)):
+            result = measure(command, args.runs, before=before, cwd=work, env=env)
+            results.append(_report(name, result, hugo))
+
+    (work / "results.json").write_text(
+        json.dumps({"machine": machine, "results": results}, indent=2) + "\n", encoding="utf-8"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

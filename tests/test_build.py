@@ -1,0 +1,212 @@
+"""End to end through the pipeline: files on disk in, feeds on disk out, read back."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from aggregator.build import BuildOptions, run_build
+from aggregator.config import Config
+from aggregator.model import BuildReport
+from tests.conftest import NOW, SECRET, WriteArticle
+
+
+@pytest.fixture
+def config(corpus: Path, tmp_path: Path) -> Config:
+    return dataclasses.replace(
+        Config(),
+        sources=(corpus,),
+        output=tmp_path / "feeds",
+        state_dir=tmp_path / "state",
+        max_items=3,
+    )
+
+
+def build(config: Config, **options: object) -> BuildReport:
+    return run_build(config, BuildOptions(**options), clock=NOW)  # type: ignore[arg-type]
+
+
+def read(config: Config, relative: str) -> feedparser.FeedParserDict:
+    parsed = feedparser.parse((config.output / relative).read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    return parsed
+
+
+@pytest.fixture
+def sample(write_article: WriteArticle) -> None:
+    hour = timedelta(hours=1)
+
+    def at(hours: int) -> str:
+        return (NOW - hours * hour).isoformat()
+
+    write_article(
+        "a.txt",
+        title="Alpha wins the cup final",
+        heat=90,
+        topics=["Sport"],
+        webUrl="https://a.example/alpha",
+        publishedDateTime=at(5),
+    )
+    write_article(
+        "b.txt",
+        title="Beta launches a new rocket today",
+        heat=70,
+        topics=["Space", "Science"],
+        webUrl="https://b.example/beta",
+        publishedDateTime=at(4),
+    )
+    write_article(
+        "b-copy.txt",
+        title="Beta launches a new rocket today",
+        heat=10,
+        topics=["Space"],
+        webUrl="http://www.b.example/beta/?utm_source=x",
+        publishedDateTime=at(4),
+    )
+    write_article(
+        "c.txt",
+        title="Gamma reports record profits this quarter",
+        heat=50,
+        topics=["Business", "space"],
+        webUrl="https://c.example/gamma",
+        publishedDateTime=at(3),
+    )
+    write_article(
+        "d.txt",
+        title="Delta opens a new hospital wing",
+        heat=30,
+        topics=None,
+        webUrl="https://d.example/delta",
+        publishedDateTime=at(2),
+    )
+    write_article(
+        "draft.txt",
+        title="Unpublished draft about Epsilon",
+        heat=99,
+        topics=["Sport"],
+        webUrl="https://e.example/draft",
+        published=False,
+        publishedDateTime=at(1),
+    )
+    write_article("bad.txt", title=None)
+
+
+@pytest.mark.usefixtures("sample")
+def test_feeds_hold_the_right_entries_in_rank_order(config: Config) -> None:
+    report = build(config)
+    assert (report.files, report.articles, report.duplicates, report.drafts) == (7, 4, 1, 1)
+    assert [r.path.endswith("bad.txt") for r in report.rejected] == [True]
+    everything = read(config, "all.atom")
+    titles = [e.title for e in everything.entries]
+    assert titles == [
+        "Alpha wins the cup final",
+        "Beta launches a new rocket today",
+        "Gamma reports record profits this quarter",
+    ]  # max_items = 3, the draft is out, the copy merged
+    space = read(config, "topics/space.rss")
+    assert [e.title for e in space.entries] == [
+        "Beta launches a new rocket today",
+        "Gamma reports record profits this quarter",
+    ]
+    assert space.feed.link == "http://localhost:8000/index.html"
+    assert sorted(p.name for p in (config.output / "topics").iterdir()) == [
+        f"{t}.{s}"
+        for t in ("business", "science", "space", "sport")
+        for s in ("atom", "json", "rss")
+    ]
+
+
+@pytest.mark.usefixtures("sample")
+def test_feed_and_entry_metadata(config: Config) -> None:
+    build(config, now=NOW)
+    atom = read(config, "topics/sport.atom")
+    assert atom.feed.title == "News: Sport"
+    assert atom.feed.updated_parsed[:5] == (NOW - timedelta(hours=5)).timetuple()[:5]
+    links = {link.rel: link.href for link in atom.feed.links}
+    assert links == {
+        "self": "http://localhost:8000/topics/sport.atom",
+        "alternate": "http://localhost:8000/index.html",
+    }
+    entry = atom.entries[0]
+    assert entry.link == "https://a.example/alpha"
+    assert entry.author == "Example News"
+    assert [t.term for t in entry.tags] == ["Sport"]
+    assert entry.media_thumbnail[0]["url"] == "https://img.example.com/a.jpg"
+    rss = read(config, "topics/sport.rss")
+    assert rss.entries[0].id == entry.id
+    assert rss.entries[0].author == "Example News"  # dc:creator
+    assert rss.feed.language == "en"
+
+
+@pytest.mark.usefixtures("sample")
+def test_second_build_is_identical_and_rewrites_nothing(config: Config) -> None:
+    first = build(config)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in config.output.rglob("*.*")}
+    second = build(config)
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in config.output.rglob("*.*")}
+    assert before == after
+    assert all(f.changed for f in first.feeds)
+    assert not any(f.changed for f in second.feeds)
+
+
+def test_ids_are_stable_across_url_variants(config: Config, write_article: WriteArticle) -> None:
+    write_article("a.txt", webUrl="https://www.x.example/story/?utm_medium=rss")
+    build(config)
+    first = read(config, "all.atom").entries[0].id
+    (config.sources[0] / "a.txt").unlink()
+    write_article("b.txt", webUrl="http://x.example/story#top")
+    build(config)
+    assert read(config, "all.atom").entries[0].id == first
+
+
+@pytest.mark.usefixtures("sample")
+def test_drafts_are_included_on_request(config: Config) -> None:
+    build(dataclasses.replace(config, drafts=True))
+    titles = [e.title for e in read(config, "topics/sport.atom").entries]
+    assert titles[0] == "Unpublished draft about Epsilon"
+
+
+@pytest.mark.usefixtures("sample")
+def test_strict_writes_nothing_when_a_file_is_rejected(config: Config) -> None:
+    report = build(config, strict=True)
+    assert report.rejected and not report.feeds
+    assert not config.output.exists()
+
+
+@pytest.mark.usefixtures("sample")
+def test_secured_content_appears_in_no_output(config: Config) -> None:
+    report = build(config)
+    for path in config.output.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+            assert b"c2VjcmV0" not in path.read_bytes(), path
+    assert SECRET not in repr(report.to_json())
+
+
+def test_far_future_dates_are_rejected(config: Config, write_article: WriteArticle) -> None:
+    write_article("future.txt", publishedDateTime="2999-01-01T00:00:00Z")
+    report = build(config)
+    assert "is in the future" in report.rejected[0].reason
+
+
+def test_markup_in_text_stays_text(config: Config, write_article: WriteArticle) -> None:
+    write_article(
+        "x.txt",
+        title="<script>alert(1)</script> & <b>bold</b>",
+        excerpt='<img src=x onerror="alert(1)"> AT&T',
+    )
+    build(config)
+    atom = read(config, "all.atom").entries[0]
+    assert atom.title == "<script>alert(1)</script> & <b>bold</b>"
+    assert atom.title_detail.type == "text/plain"
+    assert atom.summary == '<img src=x onerror="alert(1)"> AT&T'
+    assert atom.summary_detail.type == "text/plain"
+    rss = read(config, "all.rss").entries[0]
+    # An RSS description is HTML: the markup arrives escaped, to be shown as text.
+    assert rss.summary.startswith("&lt;img src=x")
+    raw = (config.output / "all.rss").read_text()
+    assert "<script>" not in raw and "<img" not in raw
