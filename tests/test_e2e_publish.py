@@ -53,22 +53,23 @@ http {{
     fastcgi_temp_path {state}/tmp;
     uwsgi_temp_path {state}/tmp;
     scgi_temp_path {state}/tmp;
-    types {{
-        text/html html;
-        application/atom+xml atom;
-        application/rss+xml rss;
-        application/feed+json json;
-        text/x-opml opml;
-        text/xsl xsl;
-    }}
-    default_type application/octet-stream;
-    charset utf-8;
-    charset_types application/atom+xml application/rss+xml application/feed+json
-                  text/x-opml text/xsl application/xml;
-    etag on;
+    # From here on as in docs/hosting.md.
     server {{
         listen 127.0.0.1:{port};
         root {root};
+        index index.html;
+        etag on;
+        types {{
+            text/html html;
+            application/atom+xml atom;
+            application/rss+xml rss;
+            application/feed+json json;
+            text/x-opml opml;
+            text/xsl xsl;
+        }}
+        charset utf-8;
+        charset_types application/atom+xml application/rss+xml application/feed+json
+                      text/x-opml text/xsl application/xml;
         location ~ \\.(atom|rss)$ {{
             add_header Vary Accept;
             if ($http_accept ~* "text/html") {{
