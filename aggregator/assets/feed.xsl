@@ -61,8 +61,9 @@
     <article>
       <h2><a href="{atom:link[@rel='alternate' or not(@rel)][1]/@href}"><xsl:value-of select="atom:title"/></a></h2>
       <p class="meta">
-        <xsl:value-of select="atom:author/atom:name"/>
-        <xsl:text> · </xsl:text>
+        <xsl:for-each select="atom:author/atom:name">
+          <xsl:value-of select="."/><xsl:text> · </xsl:text>
+        </xsl:for-each>
         <time datetime="{atom:published}">
           <xsl:value-of select="concat(substring(atom:published, 1, 10), ' ', substring(atom:published, 12, 5), ' UTC')"/>
         </time>
@@ -78,8 +79,9 @@
     <article>
       <h2><a href="{link}"><xsl:value-of select="title"/></a></h2>
       <p class="meta">
-        <xsl:value-of select="dc:creator"/>
-        <xsl:text> · </xsl:text>
+        <xsl:for-each select="dc:creator">
+          <xsl:value-of select="."/><xsl:text> · </xsl:text>
+        </xsl:for-each>
         <xsl:value-of select="concat(substring(pubDate, 1, 22), ' UTC')"/>
         <xsl:for-each select="category">
           <xsl:text> · </xsl:text><xsl:value-of select="."/>
