@@ -7,6 +7,7 @@ time; the clock is read only to time the build and to refuse far-future dates.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,9 +18,11 @@ from pathlib import Path
 from aggregator.config import Config
 from aggregator.emit import FeedSpec, render_atom, render_rss
 from aggregator.errors import RefusedError, SourceError
+from aggregator.fetch import FetchOutcome, default_user_agent, fetch_pages
+from aggregator.freshness import freshen, page_record
 from aggregator.lock import build_lock
 from aggregator.merge import merge_stories
-from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
+from aggregator.model import Article, BuildReport, FeedResult, FetchSummary, Rejection, Story
 from aggregator.output import publish, remove_stale_temporaries
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import find_article_files, read_article
@@ -28,6 +31,9 @@ from aggregator.topics import assign_slugs, display_names
 
 #: How far past the build's clock a publication date may lie before it is refused.
 FUTURE_TOLERANCE = timedelta(days=1)
+
+#: The fetcher's cache, in the state directory.
+FETCH_CACHE = "fetch-cache.sqlite"
 
 #: Formats written for every feed: file suffix and renderer.
 FORMATS: tuple[tuple[str, Callable[[FeedSpec], bytes]], ...] = (
@@ -43,6 +49,7 @@ class BuildOptions:
     now: datetime | None = None
     strict: bool = False
     force: bool = False
+    progress: Callable[[int, int], None] | None = None  # fetching: (done, total)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,17 @@ def display_path(path: Path) -> str:
 
 
 @dataclass(frozen=True)
+class Ranking:
+    """Every story, best first, with what selection needs to know."""
+
+    stories: tuple[Story, ...]
+    reference: datetime | None
+    topic_names: dict[str, str]
+    drafts: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
 class Publication:
     """The feeds one build publishes, before any byte is written."""
 
@@ -95,9 +113,18 @@ class Publication:
     duplicates: int
     topics: int
 
+    @property
+    def shown(self) -> tuple[Story, ...]:
+        """The stories that appear in at least one feed, each once."""
+        seen: dict[str, Story] = {}
+        for _, spec in self.feeds:
+            for story in spec.stories:
+                seen.setdefault(story.id, story)
+        return tuple(seen.values())
 
-def plan(articles: Sequence[Article], config: Config, now: datetime | None) -> Publication:
-    """Merge, rank and select: which stories go into which feed. Pure."""
+
+def rank_all(articles: Sequence[Article], config: Config, now: datetime | None) -> Ranking:
+    """Merge copies into stories and rank them. Pure."""
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
     reference = reference_time(included, now)
@@ -107,7 +134,22 @@ def plan(articles: Sequence[Article], config: Config, now: datetime | None) -> P
         merged = merge_stories(included, config.merge, config.rank, reference)
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
+    return Ranking(tuple(stories), reference, names, drafts, len(included) - len(stories))
+
+
+def rerank(ranking: Ranking, stories: Sequence[Story], config: Config) -> Ranking:
+    """`ranking` with its stories replaced by `stories`, ranked again."""
+    if ranking.reference is None:
+        return ranking
+    ranked = rank_stories(stories, ranking.reference, config.rank)
+    return dataclasses.replace(ranking, stories=tuple(ranked))
+
+
+def select(ranking: Ranking, config: Config) -> Publication:
+    """Which stories go into which feed. Pure."""
+    names = ranking.topic_names
     slugs = assign_slugs(names)
+    stories = ranking.stories
     feeds = [("all", _spec(config, "all", "All stories", stories, names))]
     by_topic: dict[str, list[Story]] = {key: [] for key in names}
     for story in stories:
@@ -117,12 +159,17 @@ def plan(articles: Sequence[Article], config: Config, now: datetime | None) -> P
         stem = f"topics/{slugs[key]}"
         feeds.append((stem, _spec(config, stem, names[key], by_topic[key], names)))
     return Publication(
-        stories=tuple(stories),
+        stories=stories,
         feeds=tuple(feeds),
-        drafts=drafts,
-        duplicates=len(included) - len(stories),
+        drafts=ranking.drafts,
+        duplicates=ranking.duplicates,
         topics=len(names),
     )
+
+
+def plan(articles: Sequence[Article], config: Config, now: datetime | None) -> Publication:
+    """Merge, rank and select without fetching. Pure."""
+    return select(rank_all(articles, config, now), config)
 
 
 def _spec(
@@ -178,28 +225,32 @@ def check_drop(previous: int | None, current: int, max_drop_ratio: float) -> Non
 
 
 def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:
-    """Read, plan and write under the build lock; report what happened.
+    """Read, plan, fetch if asked, and write under the build lock; report what happened.
 
-    With `options.strict` and any rejected file, nothing is written. Raises
-    `LockedError` when another build runs, `RefusedError` when the build would drop
-    too many articles (unless `options.force`), `SourceError` for a missing source
-    directory and `EmitError` when the output cannot be written; in each case the
-    previous output is left intact.
+    With `options.strict` and any rejected file, nothing is fetched or written.
+    Raises `LockedError` when another build runs, `RefusedError` when the build would
+    drop too many articles (unless `options.force`), `SourceError` for a missing
+    source directory and `EmitError` when the output cannot be written; in each case
+    the previous output is left intact.
     """
     started = time.perf_counter()
     with build_lock(config.state_dir):
         remove_stale_temporaries(config.output)
         collection = collect(config, clock)
-        publication = plan(collection.articles, config, options.now)
+        ranking = rank_all(collection.articles, config, options.now)
         report = BuildReport(
             files=collection.files,
             rejected=list(collection.rejected),
-            drafts=publication.drafts,
-            articles=len(publication.stories),
-            duplicates=publication.duplicates,
-            topics=publication.topics,
+            drafts=ranking.drafts,
+            articles=len(ranking.stories),
+            duplicates=ranking.duplicates,
+            topics=len(ranking.topic_names),
         )
         if not (options.strict and collection.rejected):
+            if config.fetch.enabled:
+                ranking = _freshen(ranking, config, options.progress, report)
+            publication = select(ranking, config)
+            report.articles = len(publication.stories)
             if not options.force:
                 previous = read_record(config.state_dir, LAST_BUILD) or {}
                 check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
@@ -211,3 +262,32 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
             write_record(config.state_dir, LAST_BUILD, {"articles": report.articles})
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _freshen(
+    ranking: Ranking,
+    config: Config,
+    progress: Callable[[int, int], None] | None,
+    report: BuildReport,
+) -> Ranking:
+    """Fetch the pages of the stories about to be published (see `freshness`)."""
+    deadline = time.monotonic() + config.fetch.budget
+    user_agent = default_user_agent(config.fetch.contact_url)
+
+    def fetch(urls: list[str]) -> FetchOutcome:
+        budget = max(deadline - time.monotonic(), 0.001)
+        limits = dataclasses.replace(config.fetch, budget=budget)
+        cache = config.state_dir / FETCH_CACHE
+        return fetch_pages(urls, limits, cache, user_agent=user_agent, progress=progress)
+
+    def shown(stories: Sequence[Story]) -> Sequence[Story]:
+        return select(rerank(ranking, stories, config), config).shown
+
+    stories, freshness = freshen(ranking.stories, shown, fetch, keep_dead=config.fetch.keep_dead)
+    report.fetch = FetchSummary(
+        counts=freshness.counts,
+        pages=[page_record(page) for page in freshness.pages.values()],
+        dead=[{"path": s.lead.source, "url": s.lead.url} for s in freshness.dead],
+        budget_exhausted=freshness.budget_exhausted,
+    )
+    return rerank(ranking, stories, config)

@@ -121,6 +121,16 @@ class FeedResult:
 
 
 @dataclass
+class FetchSummary:
+    """What fetching did: counts by page status, every page's result, dead stories."""
+
+    counts: dict[str, int]
+    pages: list[dict[str, object]]
+    dead: list[dict[str, str]]
+    budget_exhausted: bool
+
+
+@dataclass
 class BuildReport:
     """What a build did. `to_json()` gives the `--report` document (keys are a contract)."""
 
@@ -132,6 +142,7 @@ class BuildReport:
     topics: int = 0
     feeds: list[FeedResult] = field(default_factory=list)
     seconds: float = 0.0
+    fetch: FetchSummary | None = None
 
     @property
     def changed(self) -> int:
@@ -149,4 +160,15 @@ class BuildReport:
                 {"path": f.path, "entries": f.entries, "changed": f.changed} for f in self.feeds
             ],
             "seconds": round(self.seconds, 3),
+            **self._fetch_json(),
+        }
+
+    def _fetch_json(self) -> dict[str, object]:
+        if self.fetch is None:
+            return {}
+        return {
+            **self.fetch.counts,
+            "fetch_budget_exhausted": self.fetch.budget_exhausted,
+            "dead_links": self.fetch.dead,
+            "pages": self.fetch.pages,
         }
