@@ -45,8 +45,8 @@ EXIT_WRITE_FAILED = 3
 EXIT_REFUSED = 4
 EXIT_LOCKED = 5
 
-#: Rejections printed after the summary; the report lists all of them.
-SHOWN_REJECTIONS = 20
+#: Problems of one kind printed after the summary; the report lists all of them.
+SHOWN_PROBLEMS = 20
 
 log = logging.getLogger("aggregator")
 
@@ -228,27 +228,27 @@ def summary_line(report: BuildReport, *, drafts_included: bool) -> str:
 
 def _print_summary(report: BuildReport, *, drafts_included: bool) -> None:
     fetch = report.fetch
-    trouble = bool(
-        report.rejected or (fetch and (fetch.counts["failed"] or fetch.budget_exhausted))
-    )
+    # Pages that fail to load are the publishers' trouble, not the user's: shown,
+    # but not under --quiet, or cron would mail about every slow site every run.
+    trouble = bool(report.rejected or (fetch and fetch.budget_exhausted))
     level = logging.WARNING if trouble else logging.INFO
     log.log(level, "%s", summary_line(report, drafts_included=drafts_included))
+    _print_capped(logging.WARNING, [f"{r.path}: {r.reason}" for r in report.rejected])
     if fetch is not None:
         if fetch.budget_exhausted:
-            log.warning(
-                "  the fetch budget ran out: unchecked articles were published as they were"
-            )
-        for page in fetch.pages:
-            if page["status"] == "failed":
-                log.warning("  %s: %s", page["url"], page["reason"])
-            elif page["status"] == "dead":
-                log.info("  %s: %s, dropped", page["url"], page["reason"])
-    for rejection in report.rejected[:SHOWN_REJECTIONS]:
-        log.warning("  %s: %s", rejection.path, rejection.reason)
-    hidden = len(report.rejected) - SHOWN_REJECTIONS
-    if hidden > 0:
-        log.warning("  ... and %d more (see --report)", hidden)
+            log.warning("  the fetch budget ran out: unchecked articles are published as they were")
+        failed = [f"{p['url']}: {p['reason']}" for p in fetch.pages if p["status"] == "failed"]
+        _print_capped(logging.INFO, failed)
+        dead = [f"{p['url']}: {p['reason']}, dropped" for p in fetch.pages if p["status"] == "dead"]
+        _print_capped(logging.INFO, dead)
     for feed in report.feeds:
         log.debug(
             "  %s: %d entries%s", feed.path, feed.entries, ", written" if feed.changed else ""
         )
+
+
+def _print_capped(level: int, lines: Sequence[str]) -> None:
+    for line in lines[:SHOWN_PROBLEMS]:
+        log.log(level, "  %s", line)
+    if len(lines) > SHOWN_PROBLEMS:
+        log.log(level, "  ... and %d more (see --report)", len(lines) - SHOWN_PROBLEMS)
