@@ -759,13 +759,8 @@ def _retry_after(value: str | None, now: float) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
+    when = _parse_http_date(value)
+    return None if when is None else max(0.0, when.timestamp() - now)
 
 
 # --- bodies and pages -------------------------------------------------------------
@@ -913,19 +908,22 @@ def _canonical(text: str, page_url: str) -> str | None:
 
 def _http_date(value: str | None) -> datetime | None:
     """An HTTP date header as UTC; None if missing, malformed or in the future."""
-    if not value:
+    when = _parse_http_date(value) if value else None
+    # A clock-skewed server must not make an article look newer than now.
+    if when is None or when > datetime.now(UTC) + timedelta(minutes=5):
         return None
+    return when
+
+
+def _parse_http_date(value: str) -> datetime | None:
+    """An HTTP-date (RFC 9110) as UTC; None if malformed. A missing zone is UTC."""
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    when = when.astimezone(UTC)
-    # A clock-skewed server must not make an article look newer than now.
-    if when > datetime.now(UTC) + timedelta(minutes=5):
-        return None
-    return when
+    return when.astimezone(UTC)
 
 
 # --- cache ------------------------------------------------------------------------
