@@ -7,11 +7,12 @@ time; the clock is read only to time the build and to refuse far-future dates.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -21,10 +22,12 @@ from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError, SourceError
 from aggregator.feedspec import EPOCH, FeedSpec
+from aggregator.fetch import FetchOutcome, default_user_agent, fetch_pages
+from aggregator.freshness import freshen, page_record
 from aggregator.jsonfeed import render_json
 from aggregator.lock import build_lock
 from aggregator.merge import merge_stories
-from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
+from aggregator.model import Article, BuildReport, FeedResult, FetchSummary, Rejection, Story
 from aggregator.output import publish, remove_if_present, remove_stale_temporaries
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: How far past the build's clock a publication date may lie before it is refused.
 FUTURE_TOLERANCE = timedelta(days=1)
+
+#: The fetcher's cache, in the state directory.
+FETCH_CACHE = "fetch-cache.sqlite"
 
 #: Formats written for every feed: file suffix and renderer.
 FORMATS: tuple[tuple[str, Callable[[FeedSpec], bytes]], ...] = (
@@ -57,6 +63,7 @@ class BuildOptions:
     now: datetime | None = None
     strict: bool = False
     force: bool = False
+    progress: Callable[[int, int], None] | None = None  # fetching: (done, total)
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,17 @@ def display_path(path: Path) -> str:
 
 
 @dataclass(frozen=True)
+class Ranking:
+    """Every story, best first, with what selection needs to know."""
+
+    stories: tuple[Story, ...]
+    reference: datetime | None
+    topic_names: dict[str, str]
+    drafts: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
 class Publication:
     """The feeds one build publishes, before any byte is written.
 
@@ -115,19 +133,18 @@ class Publication:
     duplicates: int
     topics: int
 
+    @property
+    def shown(self) -> tuple[Story, ...]:
+        """The stories that appear in at least one feed, each once."""
+        seen: dict[str, Story] = {}
+        for _, spec in self.feeds:
+            for story in spec.stories:
+                seen.setdefault(story.id, story)
+        return tuple(seen.values())
 
-def plan(
-    articles: Sequence[Article],
-    config: Config,
-    now: datetime | None,
-    published: Mapping[str, PublishedFeed] | None = None,
-) -> Publication:
-    """Merge, rank and select: which stories go into which feed. Pure.
 
-    `published` is what the output already holds (see `published.published_feeds`):
-    it names the orphans and gives an empty feed the updated time it already shows.
-    """
-    published = published or {}
+def rank_all(articles: Sequence[Article], config: Config, now: datetime | None) -> Ranking:
+    """Merge copies into stories and rank them. Pure."""
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
     reference = reference_time(included, now)
@@ -137,7 +154,29 @@ def plan(
         merged = merge_stories(included, config.merge, config.rank, reference)
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
+    return Ranking(tuple(stories), reference, names, drafts, len(included) - len(stories))
+
+
+def rerank(ranking: Ranking, stories: Sequence[Story], config: Config) -> Ranking:
+    """`ranking` with its stories replaced by `stories`, ranked again."""
+    if ranking.reference is None:
+        return ranking
+    ranked = rank_stories(stories, ranking.reference, config.rank)
+    return dataclasses.replace(ranking, stories=tuple(ranked))
+
+
+def select(
+    ranking: Ranking, config: Config, published: Mapping[str, PublishedFeed] | None = None
+) -> Publication:
+    """Which stories go into which feed. Pure.
+
+    `published` is what the output already holds (see `published.published_feeds`):
+    it names the orphans and gives an empty feed the updated time it already shows.
+    """
+    published = published or {}
+    names = ranking.topic_names
     slugs = assign_slugs(names)
+    stories = ranking.stories
     feeds = [("all", _spec(config, "all", "All stories", stories, names, published))]
     by_topic: dict[str, list[Story]] = {key: [] for key in names}
     for story in stories:
@@ -153,13 +192,23 @@ def plan(
         if stem.startswith("topics/") and stem not in current
     ]
     return Publication(
-        stories=tuple(stories),
+        stories=stories,
         feeds=tuple(feeds),
         orphans=tuple(orphans),
-        drafts=drafts,
-        duplicates=len(included) - len(stories),
+        drafts=ranking.drafts,
+        duplicates=ranking.duplicates,
         topics=len(names),
     )
+
+
+def plan(
+    articles: Sequence[Article],
+    config: Config,
+    now: datetime | None,
+    published: Mapping[str, PublishedFeed] | None = None,
+) -> Publication:
+    """Merge, rank and select without fetching. Pure."""
+    return select(rank_all(articles, config, now), config, published)
 
 
 def _base_url(config: Config) -> str:
@@ -203,7 +252,7 @@ def _orphan_spec(
     """An empty feed for a topic that has gone, under the title its subscribers know."""
     title = feed.title or f"{config.site.title}: {stem.removeprefix('topics/')}"
     spec = _spec(config, stem, title, (), {}, published)
-    return replace(spec, title=title, subtitle=f"No stories at the moment in {title}")
+    return dataclasses.replace(spec, title=title, subtitle=f"No stories at the moment in {title}")
 
 
 @dataclass(frozen=True)
@@ -283,29 +332,33 @@ def announce(config: Config, report: BuildReport) -> None:
 
 
 def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:
-    """Read, plan and write under the build lock; report what happened.
+    """Read, plan, fetch if asked, and write under the build lock; report what happened.
 
-    With `options.strict` and any rejected file, nothing is written. Raises
-    `LockedError` when another build runs, `RefusedError` when the build would drop
-    too many articles (unless `options.force`), `SourceError` for a missing source
-    directory and `EmitError` when the output cannot be written; in each case the
-    previous output is left intact.
+    With `options.strict` and any rejected file, nothing is fetched or written.
+    Raises `LockedError` when another build runs, `RefusedError` when the build would
+    drop too many articles (unless `options.force`), `SourceError` for a missing
+    source directory and `EmitError` when the output cannot be written; in each case
+    the previous output is left intact.
     """
     started = time.perf_counter()
     with build_lock(config.state_dir):
         remove_stale_temporaries(config.output)
         collection = collect(config, clock)
         published = published_feeds(config.output)
-        publication = plan(collection.articles, config, options.now, published)
+        ranking = rank_all(collection.articles, config, options.now)
         report = BuildReport(
             files=collection.files,
             rejected=list(collection.rejected),
-            drafts=publication.drafts,
-            articles=len(publication.stories),
-            duplicates=publication.duplicates,
-            topics=publication.topics,
+            drafts=ranking.drafts,
+            articles=len(ranking.stories),
+            duplicates=ranking.duplicates,
+            topics=len(ranking.topic_names),
         )
         if not (options.strict and collection.rejected):
+            if config.fetch.enabled:
+                ranking = _freshen(ranking, config, options.progress, report)
+            publication = select(ranking, config, published)
+            report.articles = len(publication.stories)
             if not options.force:
                 previous = read_record(config.state_dir, LAST_BUILD) or {}
                 check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
@@ -322,3 +375,32 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
     announce(config, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _freshen(
+    ranking: Ranking,
+    config: Config,
+    progress: Callable[[int, int], None] | None,
+    report: BuildReport,
+) -> Ranking:
+    """Fetch the pages of the stories about to be published (see `freshness`)."""
+    deadline = time.monotonic() + config.fetch.budget
+    user_agent = default_user_agent(config.fetch.contact_url)
+
+    def fetch(urls: list[str]) -> FetchOutcome:
+        budget = max(deadline - time.monotonic(), 0.001)
+        limits = dataclasses.replace(config.fetch, budget=budget)
+        cache = config.state_dir / FETCH_CACHE
+        return fetch_pages(urls, limits, cache, user_agent=user_agent, progress=progress)
+
+    def shown(stories: Sequence[Story]) -> Sequence[Story]:
+        return select(rerank(ranking, stories, config), config).shown
+
+    stories, freshness = freshen(ranking.stories, shown, fetch, keep_dead=config.fetch.keep_dead)
+    report.fetch = FetchSummary(
+        counts=freshness.counts,
+        pages=[page_record(page) for page in freshness.pages.values()],
+        dead=[{"path": s.lead.source, "url": s.lead.url} for s in freshness.dead],
+        budget_exhausted=freshness.budget_exhausted,
+    )
+    return rerank(ranking, stories, config)

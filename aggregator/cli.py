@@ -16,9 +16,12 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from tqdm import tqdm
 
 from aggregator import __version__
 from aggregator.build import BuildOptions, collect, run_build
@@ -42,8 +45,8 @@ EXIT_WRITE_FAILED = 3
 EXIT_REFUSED = 4
 EXIT_LOCKED = 5
 
-#: Rejections printed after the summary; the report lists all of them.
-SHOWN_REJECTIONS = 20
+#: Problems of one kind printed after the summary; the report lists all of them.
+SHOWN_PROBLEMS = 20
 
 log = logging.getLogger("aggregator")
 
@@ -62,8 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(config, clock)
-        options = BuildOptions(now=now, strict=args.strict, force=args.force)
-        report = run_build(config, options, clock)
+        with fetch_progress(enabled=config.fetch.enabled and not args.quiet) as progress:
+            options = BuildOptions(now=now, strict=args.strict, force=args.force, progress=progress)
+            report = run_build(config, options, clock)
     except (SourceError, StateError) as error:
         log.error("%s", error)
         return EXIT_USAGE
@@ -119,11 +123,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--report", metavar="PATH", help="write a JSON report of the build")
     build.add_argument(
+        "--fetch",
+        action="store_true",
+        help="visit each published article's page to refresh dates and links (config: fetch)",
+    )
+    build.add_argument(
         "--force",
         action="store_true",
         help="publish even if the build drops most of the previous articles",
     )
     return parser
+
+
+@contextmanager
+def fetch_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar for fetching, only on a terminal (cron mails any output)."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    with tqdm(desc="fetching pages", unit="page", file=sys.stderr, leave=False) as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        yield update
 
 
 def _setup_logging(*, quiet: bool, verbose: bool) -> None:
@@ -142,6 +167,8 @@ def _config(args: argparse.Namespace) -> Config:
         changes["sources"] = tuple(Path(p).resolve() for p in args.source)
     if args.drafts:
         changes["drafts"] = True
+    if getattr(args, "fetch", False):
+        changes["fetch"] = dataclasses.replace(config.fetch, enabled=True)
     if getattr(args, "out", None):
         changes["output"] = Path(args.out).resolve()
     if getattr(args, "state_dir", None):
@@ -183,23 +210,45 @@ def _write_report(path: Path, report: BuildReport) -> None:
 
 def summary_line(report: BuildReport, *, drafts_included: bool) -> str:
     drafts = "included" if drafts_included else "skipped"
+    fetched = ""
+    if report.fetch is not None:
+        counts = report.fetch.counts
+        fetched = (
+            f"{counts['fetched']} pages fetched, {counts['not_modified']} not modified, "
+            f"{counts['cached']} cached, {counts['dead']} dead, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped, "
+        )
     return (
         f"{report.files} files: {report.articles} articles in {report.topics} topic feeds "
         f"({report.changed} files changed), {report.duplicates} duplicates merged, "
         f"{report.drafts} drafts {drafts}, {len(report.rejected)} files rejected, "
-        f"{report.seconds:.2f} s"
+        f"{fetched}{report.seconds:.2f} s"
     )
 
 
 def _print_summary(report: BuildReport, *, drafts_included: bool) -> None:
-    level = logging.WARNING if report.rejected else logging.INFO
+    fetch = report.fetch
+    # Pages that fail to load are the publishers' trouble, not the user's: shown,
+    # but not under --quiet, or cron would mail about every slow site every run.
+    trouble = bool(report.rejected or (fetch and fetch.budget_exhausted))
+    level = logging.WARNING if trouble else logging.INFO
     log.log(level, "%s", summary_line(report, drafts_included=drafts_included))
-    for rejection in report.rejected[:SHOWN_REJECTIONS]:
-        log.warning("  %s: %s", rejection.path, rejection.reason)
-    hidden = len(report.rejected) - SHOWN_REJECTIONS
-    if hidden > 0:
-        log.warning("  ... and %d more (see --report)", hidden)
+    _print_capped(logging.WARNING, [f"{r.path}: {r.reason}" for r in report.rejected])
+    if fetch is not None:
+        if fetch.budget_exhausted:
+            log.warning("  the fetch budget ran out: unchecked articles are published as they were")
+        failed = [f"{p['url']}: {p['reason']}" for p in fetch.pages if p["status"] == "failed"]
+        _print_capped(logging.INFO, failed)
+        dead = [f"{p['url']}: {p['reason']}, dropped" for p in fetch.pages if p["status"] == "dead"]
+        _print_capped(logging.INFO, dead)
     for feed in report.feeds:
         log.debug(
             "  %s: %d entries%s", feed.path, feed.entries, ", written" if feed.changed else ""
         )
+
+
+def _print_capped(level: int, lines: Sequence[str]) -> None:
+    for line in lines[:SHOWN_PROBLEMS]:
+        log.log(level, "  %s", line)
+    if len(lines) > SHOWN_PROBLEMS:
+        log.log(level, "  ... and %d more (see --report)", len(lines) - SHOWN_PROBLEMS)

@@ -121,6 +121,16 @@ class FeedResult:
 
 
 @dataclass
+class FetchSummary:
+    """What fetching did: counts by page status, every page's result, dead stories."""
+
+    counts: dict[str, int]
+    pages: list[dict[str, object]]
+    dead: list[dict[str, str]]
+    budget_exhausted: bool
+
+
+@dataclass
 class BuildReport:
     """What a build did. `to_json()` gives the `--report` document (keys are a contract).
 
@@ -138,6 +148,7 @@ class BuildReport:
     seconds: float = 0.0
     hub_pings: int = 0
     pruned: list[str] = field(default_factory=list)
+    fetch: FetchSummary | None = None
 
     @property
     def changed(self) -> int:
@@ -157,4 +168,15 @@ class BuildReport:
             "seconds": round(self.seconds, 3),
             "hub_pings": self.hub_pings,
             "pruned": list(self.pruned),
+            **self._fetch_json(),
+        }
+
+    def _fetch_json(self) -> dict[str, object]:
+        if self.fetch is None:
+            return {}
+        return {
+            **self.fetch.counts,
+            "fetch_budget_exhausted": self.fetch.budget_exhausted,
+            "dead_links": self.fetch.dead,
+            "pages": self.fetch.pages,
         }
