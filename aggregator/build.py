@@ -334,6 +334,9 @@ def announce(config: Config, report: BuildReport) -> None:
 def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:
     """Read, plan, fetch if asked, and write under the build lock; report what happened.
 
+    After the lock is released, a configured WebSub hub hears of the feeds whose
+    bytes changed; a failure there is logged as a warning and fails nothing.
+
     With `options.strict` and any rejected file, nothing is fetched or written.
     Raises `LockedError` when another build runs, `RefusedError` when the build would
     drop too many articles (unless `options.force`), `SourceError` for a missing
