@@ -153,6 +153,21 @@ def test_second_build_is_identical_and_rewrites_nothing(config: Config) -> None:
     assert not any(f.changed for f in second.feeds)
 
 
+@pytest.mark.usefixtures("sample")
+def test_every_feed_reads_back_cleanly_with_the_same_ids_in_every_format(config: Config) -> None:
+    build(config)
+    feeds = sorted(config.output.rglob("*.atom"))
+    assert len(feeds) == 5
+    for atom in feeds:
+        relative = atom.relative_to(config.output).with_suffix("")
+        ids = {
+            suffix: [e.id for e in read(config, f"{relative}.{suffix}").entries]
+            for suffix in ("atom", "rss")
+        }
+        assert ids["atom"] == ids["rss"] and ids["atom"], relative
+        assert all(i.startswith("urn:uuid:") for i in ids["atom"])
+
+
 def test_ids_are_stable_across_url_variants(config: Config, write_article: WriteArticle) -> None:
     write_article("a.txt", webUrl="https://www.x.example/story/?utm_medium=rss")
     build(config)
