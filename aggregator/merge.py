@@ -158,7 +158,8 @@ def similar_titles(a: Sequence[str], b: Sequence[str], threshold: float) -> bool
     a dropped or added word passes but a replaced word ("rise" for "fall") never
     does; the shared words come in the same order ("Epic sues Apple" is not "Apple
     sues Epic"); and the Jaccard similarity of the two sets of content words (here
-    the shorter set's size over the longer's) is at least `threshold`. Headlines of fewer than three content words only match exactly.
+    the shorter set's size over the longer's) is at least `threshold`. Headlines of
+    fewer than three content words only match exactly.
     """
     content_a = {t for t in a if t not in STOPWORDS}
     content_b = {t for t in b if t not in STOPWORDS}

@@ -47,9 +47,7 @@ def front_matter(**fields: Any) -> dict[str, Any]:
         "published": True,
         "provider": {"name": "Example News", "domain": "example.com"},
         "topics": ["Energy"],
-        "images": [
-            {"url": "https://img.example.com/a.jpg", "width": 1200, "height": 630}
-        ],
+        "images": [{"url": "https://img.example.com/a.jpg", "width": 1200, "height": 630}],
         "secured": SECRET,
     }
     fields_.update(fields)
