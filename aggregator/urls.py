@@ -13,12 +13,17 @@ TRACKING_PARAMS = frozenset(
         "igshid", "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "referrer", "cmpid",
         "cmp", "ocid", "ncid", "smid", "sr_share", "mkt_tok", "s_cid", "spm", "_ga",
         "_gl", "guccounter", "guce_referrer", "guce_referrer_sig", "share", "src",
-        "via", "rss", "feed", "rssfeed", "cid",
+        "via", "rss", "feed", "rssfeed",
     }
 )  # fmt: skip
+# Not "cid": many news sites address their articles as ...?cid=<article>.
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_")
 #: Query parameters that ask for the AMP version of a page.
 AMP_PARAMS = {"outputtype": {"amp"}, "amp": {"", "1", "true", "yes"}}
+#: Query parameters the AMP cache and viewer add to a cached page's URL.
+AMP_VIEWER_PARAMS = frozenset(
+    {"amp_js_v", "amp_gsa", "amp_ct", "amp_tf", "ampshare", "usqp", "aoh"}
+)
 _AMP_CACHE_PATH = re.compile(r"^/[cvi]/(s/)?(.+)$")
 
 
@@ -26,8 +31,8 @@ def canonical_url(url: str) -> str:
     """The identity of a URL: equal for trivial variants of the same page.
 
     https and http, `www.` and `amp.` hosts, default ports, fragments, trailing
-    slashes, an `/amp` suffix, tracking and AMP parameters and parameter order are
-    ignored; AMP cache URLs (`<host>.cdn.ampproject.org/c/s/<original>`) stand for
+    slashes, an `/amp` suffix, tracking, AMP and AMP viewer parameters and parameter
+    order are ignored; AMP cache URLs (`<host>.cdn.ampproject.org/c/s/<original>`) stand for
     their original. The result is for comparing, never for linking.
     """
     try:
@@ -53,7 +58,7 @@ def canonical_url(url: str) -> str:
 
 def _kept_params(query: str) -> Iterable[tuple[str, str]]:
     for name, value in parse_qsl(query, keep_blank_values=True):
-        if _tracking(name):
+        if _tracking(name) or name.lower() in AMP_VIEWER_PARAMS:
             continue
         if value.lower() in AMP_PARAMS.get(name.lower(), ()):
             continue

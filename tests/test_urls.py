@@ -255,3 +255,19 @@ def test_link_penalty_prefers_a_plain_link_over_tracking_over_amp() -> None:
 
 def test_a_fragment_alone_is_penalised_as_a_link_that_is_not_clean() -> None:
     assert link_penalty(f"{PAGE}#top") == (False, True)
+
+
+def test_a_content_id_parameter_named_cid_keeps_pages_apart() -> None:
+    # Many news sites address articles as ...?cid=<article>: folding cid away
+    # merged every article of such a site into one story and linked to the wrong page.
+    first, second = "https://example.com/view.php?cid=101", "https://example.com/view.php?cid=102"
+    assert canonical_url(first) != canonical_url(second)
+    assert clean_url(first) == first
+
+
+@pytest.mark.parametrize(
+    "viewer_query", ["amp_js_v=0.1", "usqp=mq331AQFKAGwASA%3D", "amp_js_v=a6&amp_gsa=1&usqp=mq3"]
+)
+def test_amp_viewer_parameters_on_a_cache_url_are_ignored(viewer_query: str) -> None:
+    cached = f"https://example-com.cdn.ampproject.org/c/s/example.com/news/story?{viewer_query}"
+    assert canonical_url(cached) == canonical_url(PAGE)
