@@ -3,12 +3,13 @@
 Two articles are one story when
 1. they are the same article: a canonical form of one's `webUrl`, `ampWebUrl` or
    `cdnAmpWebUrl` equals one of the other's (see `canonical_url`); or
-2. their titles are the same after `title_tokens` normalisation and they were
-   published within the merge window of the first such copy; or
-3. their titles are near-identical (`similar_titles`) and within the window.
+2. their titles are the same after `title_tokens` normalisation, or near-identical
+   (`similar_titles`), and the later one was published within the merge window
+   after the first copy of the story it joins. Anchored at the first copy, so a
+   headline reused every day makes one story per window, not one endless story.
 
 Merging never compares all pairs: titles are grouped by key, and near-identical
-candidates come from an index of each title's rarest word, bounded by the window.
+candidates come from indexes of words and rarest words, bounded by the window.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aggregator.config import MergeConfig, RankConfig
 from aggregator.model import Article, Story
@@ -186,8 +187,11 @@ def _numbers(tokens: set[str]) -> set[str]:
 
 
 class _UnionFind:
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
+    """Disjoint sets of article indices that know their earliest publication time."""
+
+    def __init__(self, times: Sequence[float]) -> None:
+        self.parent = list(range(len(times)))
+        self.earliest = list(times)
 
     def find(self, item: int) -> int:
         root = item
@@ -201,7 +205,9 @@ class _UnionFind:
         root_a, root_b = self.find(a), self.find(b)
         if root_a != root_b:
             # The smaller index wins, so roots do not depend on the order of unions.
-            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+            root, child = min(root_a, root_b), max(root_a, root_b)
+            self.parent[child] = root
+            self.earliest[root] = min(self.earliest[root], self.earliest[child])
 
 
 def merge_stories(
@@ -212,17 +218,17 @@ def merge_stories(
 ) -> list[Story]:
     """Group `articles` into stories (see the module docstring).
 
-    The result does not depend on the order of `articles`; each story's lead is its
-    best-scoring copy at `reference`.
+    The result does not depend on the order of `articles` (each article's `source`
+    must be unique); each story's lead is its best-scoring copy at `reference`.
     """
     ordered = sorted(articles, key=_identity)
     keys = [article_keys(a) for a in ordered]
-    groups = _UnionFind(len(ordered))
+    times = [a.published.timestamp() for a in ordered]
+    groups = _UnionFind(times)
     _join_same_urls(keys, groups)
     tokens = [title_tokens(a.title) for a in ordered]
-    window = timedelta(hours=merge.window_hours)
-    _join_same_titles(ordered, tokens, window, groups)
-    _join_similar_titles(ordered, tokens, window, merge.title_similarity, groups)
+    window = merge.window_hours * 3600.0
+    _join_titles(times, tokens, window, merge.title_similarity, groups)
 
     members: dict[int, list[int]] = defaultdict(list)
     for index in range(len(ordered)):
@@ -252,59 +258,77 @@ def _join_same_urls(keys: Sequence[set[str]], groups: _UnionFind) -> None:
                 first_with[url] = index
 
 
-def _join_same_titles(
-    articles: Sequence[Article],
-    tokens: Sequence[tuple[str, ...]],
-    window: timedelta,
-    groups: _UnionFind,
-) -> None:
-    by_title: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for index, words in enumerate(tokens):
-        if words:
-            by_title[words].append(index)
-    for indices in by_title.values():
-        indices.sort(key=lambda i: (articles[i].published, i))
-        anchor = indices[0]
-        for index in indices[1:]:
-            # Anchored at the first copy, so a title reused daily is not one story.
-            if articles[index].published - articles[anchor].published <= window:
-                groups.union(anchor, index)
-            else:
-                anchor = index
+class _Recent:
+    """Article indices appended in time order; `since(t)` gives those from time t on."""
+
+    __slots__ = ("indices", "times")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.indices: list[int] = []
+
+    def add(self, when: float, index: int) -> None:
+        self.times.append(when)
+        self.indices.append(index)
+
+    def since(self, when: float) -> list[int]:
+        return self.indices[bisect.bisect_left(self.times, when) :]
 
 
-def _join_similar_titles(
-    articles: Sequence[Article],
+def _join_titles(
+    times: Sequence[float],
     tokens: Sequence[tuple[str, ...]],
-    window: timedelta,
+    window: float,
     threshold: float,
     groups: _UnionFind,
 ) -> None:
+    """Join articles whose titles are the same or near-identical, anchored in time.
+
+    Articles are visited in time order. Each joins the story of an earlier article
+    with the same `tokens`, or a `similar_titles` one, when it was published at most
+    `window` seconds after that story's (or its own story's) first copy. Anchoring at
+    the first copy, rather than at the nearest match, keeps a headline reused every
+    day from chaining into one story that never ends.
+
+    Candidates come from indexes, never from all pairs: earlier articles with the
+    same tokens; and, for headlines of three or more content words, earlier ones that
+    contain this headline's rarest word (they hold every similar headline at least as
+    long as this one) or whose rarest word this headline contains (every shorter one).
+    """
     content = [[t for t in set(words) if t not in STOPWORDS] for words in tokens]
     frequency = Counter(t for words in content for t in words)
-    # Postings of each word, in time order, so the window is two bisections.
-    postings: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    for index, words in enumerate(content):
-        for word in words:
-            postings[word].append((articles[index].published.timestamp(), index))
-    for posting in postings.values():
-        posting.sort()
-    span = window.total_seconds()
-    for index, words in enumerate(content):
-        if len(words) < 3:
+    rarest = [
+        min(words, key=lambda t: (frequency[t], t)) if len(words) >= 3 else "" for words in content
+    ]
+    same_title: dict[tuple[str, ...], _Recent] = defaultdict(_Recent)
+    containing: dict[str, _Recent] = defaultdict(_Recent)
+    rarest_in: dict[str, _Recent] = defaultdict(_Recent)
+    for index in sorted(range(len(tokens)), key=lambda i: (times[i], i)):
+        words = tokens[index]
+        if not words:
             continue
-        # Whenever this headline is the shorter of a similar pair, its rarest word
-        # is in the other headline, so that word's postings hold every candidate.
-        rarest = min(words, key=lambda t: (frequency[t], t))
-        posting = postings[rarest]
-        when = articles[index].published.timestamp()
-        start = bisect.bisect_left(posting, (when - span, -1))
-        stop = bisect.bisect_right(posting, (when + span, len(articles)))
-        for _, other in posting[start:stop]:
-            if other == index or groups.find(other) == groups.find(index):
+        when = times[index]
+        start = when - window
+        exact = set(same_title[words].since(start)) if words in same_title else set()
+        maybe: set[int] = set()
+        if rarest[index]:
+            maybe.update(containing[rarest[index]].since(start))
+            for word in content[index]:
+                if word in rarest_in:
+                    maybe.update(rarest_in[word].since(start))
+        for other in sorted(exact | maybe, key=lambda i: (times[i], i)):
+            root, other_root = groups.find(index), groups.find(other)
+            if root == other_root or (
+                when - min(groups.earliest[root], groups.earliest[other_root]) > window
+            ):
                 continue
-            if similar_titles(tokens[index], tokens[other], threshold):
+            if other in exact or similar_titles(words, tokens[other], threshold):
                 groups.union(index, other)
+        same_title[words].add(when, index)
+        if rarest[index]:
+            rarest_in[rarest[index]].add(when, index)
+            for word in content[index]:
+                containing[word].add(when, index)
 
 
 def _story(
