@@ -57,6 +57,8 @@ def log_score(story: Story, reference: datetime, weights: RankConfig) -> float:
 
 def provider_count(story: Story) -> int:
     """How many distinct outlets reported the story (at least 1)."""
+    if not story.copies:
+        return 1
     return len({article.outlet for article in story.articles})
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
+import re
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from aggregator import merge as merge_module
 from aggregator.config import Config, MergeConfig, RankConfig
 from aggregator.emit import entry_html
 from aggregator.merge import merge_stories, similar_titles, story_id, title_tokens
@@ -410,3 +415,36 @@ def test_merge_result_does_not_depend_on_input_order() -> None:
     first = merge(early, best, late, other)
     second = merge(other, late, best, early)
     assert sorted(first, key=lambda s: s.id) == sorted(second, key=lambda s: s.id)
+
+
+# Shortcuts in title_tokens and story_id give the results of the plain reading. ----
+
+HEADLINE_PIECES = st.sampled_from(
+    [" ", "one", "Two", "SEVEN", "seventeen", "tenth", "often", "money", "_one", "twenty-one",
+     "per cent", "PerCent", "%", "cent", "1,000", "1.5bn", "2 million", "0.4", "£3", "UPDATE: ",
+     " - Reuters", " | BBC", ", police say", "organise", "colour", "Storm", ".", "'", "-"]
+)  # fmt: skip
+ASCII_HEADLINES = st.lists(
+    HEADLINE_PIECES | st.text(st.characters(max_codepoint=127), max_size=4), max_size=12
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ASCII_HEADLINES)
+def test_the_ascii_shortcut_of_title_tokens_changes_nothing(title: str) -> None:
+    # A trailing no-break space makes the title non-ASCII, taking the full Unicode
+    # path, and NFKC turns it into a space that strip() removes.
+    assert title_tokens(title) == title_tokens(title + "\u00a0")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(HEADLINE_PIECES | st.text(max_size=3), max_size=10).map("".join))
+def test_number_words_are_found_as_by_a_plain_alternation(text: str) -> None:
+    plain = re.compile(rf"\b({'|'.join(merge_module._NUMBER_WORDS)})\b", re.IGNORECASE)
+    fast = merge_module._NUMBER_WORD
+    assert [m.group(1) for m in fast.finditer(text)] == [m.group(1) for m in plain.finditer(text)]
+
+
+@pytest.mark.parametrize("key", ["https://example.com/a", "https://例え.jp/記事", "", "x" * 500])
+def test_story_id_is_the_version_5_uuid_of_the_key(key: str) -> None:
+    assert story_id(key) == f"urn:uuid:{uuid.uuid5(merge_module.STORY_ID_NAMESPACE, key)}"

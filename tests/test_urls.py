@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from aggregator.merge import article_keys
 from aggregator.urls import (
@@ -271,3 +273,23 @@ def test_a_content_id_parameter_named_cid_keeps_pages_apart() -> None:
 def test_amp_viewer_parameters_on_a_cache_url_are_ignored(viewer_query: str) -> None:
     cached = f"https://example-com.cdn.ampproject.org/c/s/example.com/news/story?{viewer_query}"
     assert canonical_url(cached) == canonical_url(PAGE)
+
+
+# canonical_url reads links of the common shape without urlsplit: same results. ----
+
+PLAIN_SHAPED = st.builds(
+    "{}://{}{}".format,
+    st.sampled_from(["http", "https", "HTTP", "HTTPS"]),
+    st.from_regex(r"[A-Za-z0-9.-]{1,24}", fullmatch=True)
+    | st.sampled_from([".", "..", "www.", "amp.", "WWW.amp.", "a-b.cdn.ampproject.org"]),
+    st.from_regex(r"(/[^?#\s]{0,40}){0,3}", fullmatch=True)
+    | st.sampled_from(["", "/", "//", "//x", "/amp", "/c/s/example.com/a", "/%7E"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PLAIN_SHAPED)
+@example("https://.//x")
+def test_the_fast_reading_of_plain_links_agrees_with_urlsplit(url: str) -> None:
+    # A "#" sends the same link through urlsplit, and an empty fragment changes nothing.
+    assert canonical_url(url) == canonical_url(url + "#")
