@@ -1,15 +1,16 @@
 """The pipeline: files -> articles -> stories -> ranked feeds -> files in the output.
 
 `run_build` wires the stages and collects the `BuildReport`. Everything it
-decides is a function of the configuration, the article files and the reference
-time; the clock is read only to time the build and to refuse far-future dates.
+decides is a function of the configuration, the article files, the reference
+time and the story ids the previous build kept (`state`); the clock is read only
+to time the build and to refuse far-future dates.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,11 +18,12 @@ from pathlib import Path
 from aggregator.config import Config
 from aggregator.emit import FeedSpec, render_atom, render_rss
 from aggregator.errors import SourceError
-from aggregator.merge import merge_stories
+from aggregator.merge import merge_stories, story_id_map
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
 from aggregator.output import write_if_changed
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import find_article_files, read_article
+from aggregator.state import load_story_ids, save_story_ids
 from aggregator.topics import assign_slugs, display_names
 
 #: How far past the build's clock a publication date may lie before it is refused.
@@ -94,15 +96,23 @@ class Publication:
     topics: int
 
 
-def plan(articles: Sequence[Article], config: Config, now: datetime | None) -> Publication:
-    """Merge, rank and select: which stories go into which feed. Pure."""
+def plan(
+    articles: Sequence[Article],
+    config: Config,
+    now: datetime | None,
+    known_ids: Mapping[str, str] | None = None,
+) -> Publication:
+    """Merge, rank and select: which stories go into which feed. Pure.
+
+    `known_ids` are the story ids of the previous build (see `merge_stories`).
+    """
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
     reference = reference_time(included, now)
     if reference is None:
         stories: list[Story] = []
     else:
-        merged = merge_stories(included, config.merge, config.rank, reference)
+        merged = merge_stories(included, config.merge, config.rank, reference, known_ids)
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
     slugs = assign_slugs(names)
@@ -156,11 +166,13 @@ def write_feeds(feeds: Iterable[tuple[str, FeedSpec]], output: Path) -> list[Fee
 def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:
     """Read, plan and (unless `options.write` is false) write; report what happened.
 
-    With `options.strict` and any rejected file, nothing is written.
+    With `options.strict` and any rejected file, nothing is written. Story ids are
+    kept in `config.state_dir` from one written build to the next.
     """
     started = time.perf_counter()
     collection = collect(config, clock)
-    publication = plan(collection.articles, config, options.now)
+    known_ids = load_story_ids(config.state_dir)
+    publication = plan(collection.articles, config, options.now, known_ids)
     report = BuildReport(
         files=collection.files,
         rejected=list(collection.rejected),
@@ -170,6 +182,9 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
         topics=publication.topics,
     )
     if options.write and not (options.strict and collection.rejected):
+        # Ids first: should writing the feeds fail, the next build still gives
+        # these stories the ids their readers may already have seen.
+        save_story_ids(config.state_dir, story_id_map(publication.stories))
         report.feeds = write_feeds(publication.feeds, config.output)
     report.seconds = time.perf_counter() - started
     return report

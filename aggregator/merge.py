@@ -23,7 +23,7 @@ import re
 import unicodedata
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from aggregator.config import MergeConfig, RankConfig
@@ -264,14 +264,23 @@ def merge_stories(
     merge: MergeConfig,
     weights: RankConfig,
     reference: datetime,
+    known: Mapping[str, str] | None = None,
 ) -> list[Story]:
     """Group `articles` into stories (see the module docstring).
 
     The result does not depend on the order of `articles` (each article's `source`
     must be unique); each story's lead is its best-scoring copy at `reference`.
+
+    Story ids: `known` maps canonical URLs to the ids their stories had before
+    (`story_id_map` of the previous result). A story keeps a known id one of its
+    copies carries, so its id survives copies appearing and disappearing; see
+    `assign_story_ids` for the rules that keep ids unique. Without `known`, or for
+    a story none of whose URLs is known, the id is `story_id` of the canonical URL
+    of its earliest copy, so a first build and a build from the same files with
+    their own `known` ids give the same stories.
     """
     with _cyclic_gc_paused():
-        return _merge(list(articles), merge, weights, reference)
+        return _merge(list(articles), merge, weights, reference, known or {})
 
 
 @contextlib.contextmanager
@@ -290,7 +299,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _merge(
-    given: list[Article], merge: MergeConfig, weights: RankConfig, reference: datetime
+    given: list[Article],
+    merge: MergeConfig,
+    weights: RankConfig,
+    reference: datetime,
+    known: Mapping[str, str],
 ) -> list[Story]:
     urls = [canonical_url(a.url) for a in given]
     identities = [_identity(a, url) for a, url in zip(given, urls, strict=True)]
@@ -311,14 +324,17 @@ def _merge(
     members: dict[int, list[int]] = defaultdict(list)
     for index in range(len(ordered)):
         members[groups.find(index)].append(index)
+    ids = assign_story_ids(
+        [[(times[i], keys[i]) for i in indices] for indices in members.values()], known
+    )
     topics_of = _TopicKeys()
     stories = []
-    for indices in members.values():
+    for indices, story_id_ in zip(members.values(), ids, strict=True):
         if len(indices) == 1:  # most stories: one copy, nothing to rank or combine
             article = ordered[indices[0]]
             stories.append(
                 Story(
-                    id=story_id(min(keys[indices[0]])),
+                    id=story_id_,
                     lead=article,
                     copies=(),
                     topics=topics_of[article.topics],
@@ -330,10 +346,9 @@ def _merge(
             )
         else:
             copies = [ordered[i] for i in indices]
-            copy_keys = [keys[i] for i in indices]
             copy_identities = [identities[order[i]] for i in indices]
             stories.append(
-                _story(copies, copy_keys, copy_identities, reference, weights, topics_of)
+                _story(story_id_, copies, copy_identities, reference, weights, topics_of)
             )
     return stories
 
@@ -453,14 +468,13 @@ def _similar_pairs(
 
 
 def _story(
+    id: str,
     copies: list[Article],
-    keys: list[set[str]],
     identities: list[tuple[str, float, str, str]],
     reference: datetime,
     weights: RankConfig,
     topics_of: _TopicKeys,
 ) -> Story:
-    earliest = min(range(len(copies)), key=lambda i: (copies[i].published, min(keys[i])))
     by_rank = sorted(
         range(len(copies)),
         key=lambda i: (
@@ -472,7 +486,7 @@ def _story(
     )
     ranked = [copies[i] for i in by_rank]
     return Story(
-        id=story_id(min(keys[earliest])),
+        id=id,
         lead=ranked[0],
         copies=tuple(ranked[1:]),
         topics=tuple(sorted({key for article in copies for key in topics_of[article.topics]})),
@@ -492,6 +506,76 @@ class _TopicKeys(dict[tuple[str, ...], tuple[str, ...]]):
         keys.discard("")
         self[names] = result = tuple(sorted(keys))
         return result
+
+
+# Story ids ------------------------------------------------------------------------
+
+#: One copy of a story, as ids see it: its publication time and canonical URLs.
+CopyKeys = tuple[float, Collection[str]]
+
+
+def assign_story_ids(stories: Sequence[Sequence[CopyKeys]], known: Mapping[str, str]) -> list[str]:
+    """An id for each story, given its copies and the ids `known` from before.
+
+    A story's earliest copy is the one with the smallest (time, smallest URL).
+    1. A story keeps a known id that one of its copies' URLs carries. When a story
+       carries several (stories that merged), or several stories carry one (a
+       story that split), ids go out in this order, each id and story once: first
+       to the story holding the URL the id was derived from (`story_id(url)`),
+       then by the earliest copy carrying it; ties by id, then story.
+    2. A story left without one gets `story_id` of its earliest copy's smallest
+       URL, or, if another story holds that already, of its other URLs in turn,
+       or of that URL with "#2", "#3", ... appended.
+    The ids are distinct. With nothing `known` every story gets the id of rule 2,
+    so ids do not depend on history unless a story's earliest copy went away or
+    an earlier one came, or stories merged or split.
+    """
+    firsts = [min((when, min(keys)) for when, keys in copies) for copies in stories]
+    if not known:
+        return [story_id(url) for _, url in firsts]
+    claims: list[tuple[int, float, str, str, int]] = []
+    for number, copies in enumerate(stories):
+        best: dict[str, tuple[int, float, str]] = {}
+        for when, keys in copies:
+            for url in keys:
+                old = known.get(url)
+                if old is not None:
+                    claim = (0 if story_id(url) == old else 1, when, min(keys))
+                    best[old] = min(best.get(old, claim), claim)
+        claims.extend((*claim, old, number) for old, claim in best.items())
+    ids: dict[int, str] = {}
+    taken: set[str] = set()
+    for *_, old, number in sorted(claims):
+        if number not in ids and old not in taken:
+            ids[number] = old
+            taken.add(old)
+    for number in sorted(set(range(len(stories))) - ids.keys(), key=firsts.__getitem__):
+        ids[number] = _fresh_id(stories[number], firsts[number][1], taken)
+        taken.add(ids[number])
+    return [ids[number] for number in range(len(stories))]
+
+
+def _fresh_id(copies: Sequence[CopyKeys], first_url: str, taken: set[str]) -> str:
+    """Rule 2 of `assign_story_ids`."""
+    others = sorted((when, url) for when, keys in copies for url in keys if url != first_url)
+    for url in [first_url, *(url for _, url in others)]:
+        if story_id(url) not in taken:
+            return story_id(url)
+    suffix = 2
+    while story_id(f"{first_url}#{suffix}") in taken:
+        suffix += 1
+    return story_id(f"{first_url}#{suffix}")
+
+
+def story_id_map(stories: Iterable[Story]) -> dict[str, str]:
+    """Each canonical URL of the stories' copies, mapped to its story's id: what a
+    build keeps for the next one's `known`."""
+    return {
+        url: story.id
+        for story in stories
+        for article in story.articles
+        for url in article_keys(article)
+    }
 
 
 def story_id(key: str) -> str:

@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 from aggregator import merge as merge_module
 from aggregator.config import Config, MergeConfig, RankConfig
 from aggregator.emit import entry_html
-from aggregator.merge import merge_stories, similar_titles, story_id, title_tokens
+from aggregator.merge import (
+    assign_story_ids,
+    merge_stories,
+    similar_titles,
+    story_id,
+    story_id_map,
+    title_tokens,
+)
 from aggregator.model import Article, Provider, Related, Story
 from aggregator.urls import canonical_url
 from tests.conftest import NOW, make_article
@@ -448,3 +455,169 @@ def test_number_words_are_found_as_by_a_plain_alternation(text: str) -> None:
 @pytest.mark.parametrize("key", ["https://example.com/a", "https://例え.jp/記事", "", "x" * 500])
 def test_story_id_is_the_version_5_uuid_of_the_key(key: str) -> None:
     assert story_id(key) == f"urn:uuid:{uuid.uuid5(merge_module.STORY_ID_NAMESPACE, key)}"
+
+
+# Stable story ids -----------------------------------------------------------------
+
+
+def rebuild(*articles: Article, known: dict[str, str]) -> tuple[list[Story], dict[str, str]]:
+    """A build given the previous build's ids: its stories, and the ids to keep."""
+    stories = merge_stories(articles, MergeConfig(), RankConfig(), NOW, known)
+    return stories, story_id_map(stories)
+
+
+def id_of(stories: Sequence[Story], source: str) -> str:
+    (story,) = (s for s in stories if any(a.source == source for a in s.articles))
+    return story.id
+
+
+def wire() -> dict[str, Article]:
+    """Four copies of one story, a the earliest, and an unrelated article."""
+    return {
+        "a": copy("a", provider=REUTERS, published=NOW - 40 * H),
+        "b": copy("b", provider=AP, published=NOW - 30 * H),
+        "c": copy("c", provider=BBC, published=NOW - 20 * H),
+        "d": copy("d", published=NOW - 10 * H),
+        "other": copy("other", title="Storm leaves thousands without power"),
+    }
+
+
+def test_a_story_keeps_its_id_when_a_copy_appears() -> None:
+    w = wire()
+    first, known = rebuild(w["a"], w["b"], w["other"], known={})
+    second, _ = rebuild(w["a"], w["b"], w["c"], w["other"], known=known)
+    assert id_of(second, "articles/c.txt") == id_of(first, "articles/a.txt")
+    assert id_of(second, "articles/other.txt") == id_of(first, "articles/other.txt")
+
+
+def test_a_story_keeps_its_id_when_an_earlier_copy_appears() -> None:
+    w = wire()
+    first, known = rebuild(w["b"], w["c"], known={})
+    second, _ = rebuild(w["a"], w["b"], w["c"], known=known)
+    assert id_of(second, "articles/a.txt") == id_of(first, "articles/b.txt")
+    # Without the previous ids the earliest copy names the story, now another one.
+    cold, _ = rebuild(w["a"], w["b"], w["c"], known={})
+    assert id_of(cold, "articles/a.txt") != id_of(first, "articles/b.txt")
+
+
+def test_a_story_keeps_its_id_when_its_earliest_copy_disappears() -> None:
+    w = wire()
+    first, known = rebuild(w["a"], w["b"], w["c"], known={})
+    second, _ = rebuild(w["b"], w["c"], known=known)
+    assert id_of(second, "articles/b.txt") == id_of(first, "articles/a.txt")
+    cold, _ = rebuild(w["b"], w["c"], known={})
+    assert id_of(cold, "articles/b.txt") != id_of(first, "articles/a.txt")
+
+
+def test_a_story_keeps_its_id_across_builds_while_every_copy_changes() -> None:
+    w = wire()
+    first, known = rebuild(w["a"], w["b"], known={})
+    original = id_of(first, "articles/a.txt")
+    for present in (("b", "c"), ("c",), ("c", "d"), ("d", "a")):
+        stories, known = rebuild(*(w[name] for name in present), known=known)
+        assert len(stories) == 1
+        assert stories[0].id == original
+
+
+def test_without_known_ids_the_earliest_copy_names_the_story() -> None:
+    w = wire()
+    stories, _ = rebuild(w["c"], w["a"], w["b"], known={})
+    assert id_of(stories, "articles/a.txt") == story_id(canonical_url(w["a"].url))
+
+
+def test_an_unchanged_build_with_its_own_ids_changes_no_id() -> None:
+    w = wire()
+    first, known = rebuild(*w.values(), known={})
+    second, again = rebuild(*w.values(), known=known)
+    assert second == first
+    assert again == known
+
+
+def bridged() -> tuple[Article, Article, Article]:
+    """left and right are different articles; bridge names both their URLs."""
+    left = copy("left", title="Alpha headline about one thing", published=NOW - 50 * H)
+    right = copy("right", title="Omega report on another matter", published=NOW - 10 * H)
+    bridge = copy(
+        "bridge",
+        title="A third wording entirely",
+        url=left.url + "/amp",
+        amp_url=right.url + "?utm_source=x",
+        published=NOW - 30 * H,
+    )
+    return left, bridge, right
+
+
+def test_when_a_story_splits_the_part_with_the_ids_origin_keeps_it() -> None:
+    left, bridge, right = bridged()
+    (whole,), known = rebuild(left, bridge, right, known={})
+    assert whole.id == story_id(canonical_url(left.url))
+    parts, _ = rebuild(left, right, known=known)
+    assert id_of(parts, "articles/left.txt") == whole.id
+    assert id_of(parts, "articles/right.txt") == story_id(canonical_url(right.url))
+
+
+def test_when_a_story_splits_without_its_origin_the_earliest_part_keeps_the_id() -> None:
+    # a-b share a title, b-c a URL, c-d another title: one story, named after a.
+    a = copy("a", title="Alpha headline about one thing", published=NOW - 40 * H)
+    b = copy("b", title="Alpha headline about one thing", published=NOW - 30 * H)
+    c = copy("c", title="Omega report on another matter", amp_url=b.url, published=NOW - 20 * H)
+    d = copy("d", title="Omega report on another matter", published=NOW - 10 * H)
+    (whole,), known = rebuild(a, b, c, d, known={})
+    assert whole.id == story_id(canonical_url(a.url))
+    parts, _ = rebuild(b, d, known=known)
+    assert id_of(parts, "articles/b.txt") == whole.id
+    assert id_of(parts, "articles/d.txt") == story_id(canonical_url(d.url))
+
+
+def test_when_stories_merge_the_older_id_survives() -> None:
+    left, bridge, right = bridged()
+    apart, known = rebuild(left, right, known={})
+    (merged,), _ = rebuild(left, bridge, right, known=known)
+    assert merged.id == id_of(apart, "articles/left.txt")
+    # and when they part again, each gets its own id back
+    again, _ = rebuild(left, right, known=story_id_map([merged]))
+    assert {s.id for s in again} == {s.id for s in apart}
+
+
+@pytest.mark.parametrize(
+    ("stories", "known", "expected"),
+    [
+        # nothing known: the earliest copy's smallest URL
+        ([[(2.0, {"b"}), (1.0, {"z", "c"})]], {}, [story_id("c")]),
+        # a known id is kept, even one derived from a URL no longer present
+        ([[(1.0, {"a"})]], {"a": story_id("gone")}, [story_id("gone")]),
+        # two stories carry one id: the one holding its origin keeps it
+        (
+            [[(1.0, {"a"})], [(2.0, {"b"})]],
+            {"a": story_id("b"), "b": story_id("b")},
+            [story_id("a"), story_id("b")],
+        ),
+        # neither holds the origin: the earliest carrying copy keeps it
+        (
+            [[(5.0, {"a"})], [(2.0, {"b"})]],
+            {"a": story_id("x"), "b": story_id("x")},
+            [story_id("a"), story_id("x")],
+        ),
+        # one story carries two ids: its origin ones first, the earliest of those
+        (
+            [[(1.0, {"a"}), (2.0, {"b"}), (0.5, {"c"})]],
+            {"a": story_id("a"), "b": story_id("b"), "c": story_id("old")},
+            [story_id("a")],
+        ),
+        # the fresh id is taken: the story's next URL, then "#2"
+        (
+            [[(1.0, {"u"}), (3.0, {"v"})], [(2.0, {"w"})]],
+            {"w": story_id("u")},
+            [story_id("v"), story_id("u")],
+        ),
+        (
+            [[(1.0, {"u"})], [(2.0, {"w"})]],
+            {"w": story_id("u")},
+            [story_id("u#2"), story_id("u")],
+        ),
+    ],
+)
+def test_assign_story_ids_rules(
+    stories: list[list[tuple[float, set[str]]]], known: dict[str, str], expected: list[str]
+) -> None:
+    assert assign_story_ids(stories, known) == expected
