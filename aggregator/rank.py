@@ -39,20 +39,23 @@ def article_score(article: Article, reference: datetime, weights: RankConfig) ->
 
 
 def story_score(story: Story, reference: datetime, weights: RankConfig) -> float:
-    coverage = weights.coverage_weight * (provider_count(story) - 1)
-    base = base_score(story.heat, story.quality, weights) + coverage
-    return base * decay(story.updated, reference, weights)
+    """The score of the module docstring."""
+    return _base(story, weights) * decay(story.updated, reference, weights)
 
 
 def log_score(story: Story, reference: datetime, weights: RankConfig) -> float:
     """log(story_score), computed so that it never underflows: years-old archives
     would otherwise all score 0.0 and lose their order."""
-    coverage = weights.coverage_weight * (provider_count(story) - 1)
-    base = base_score(story.heat, story.quality, weights) + coverage
+    base = _base(story, weights)
     if base <= 0:
         return -math.inf
     age_hours = max((reference - story.updated).total_seconds(), 0.0) / 3600.0
     return math.log(base) - age_hours / weights.half_life_hours * math.log(2)
+
+
+def _base(story: Story, weights: RankConfig) -> float:
+    coverage = weights.coverage_weight * (provider_count(story) - 1)
+    return base_score(story.heat, story.quality, weights) + coverage
 
 
 def provider_count(story: Story) -> int:
@@ -63,10 +66,22 @@ def provider_count(story: Story) -> int:
 
 
 def rank_stories(stories: Iterable[Story], reference: datetime, weights: RankConfig) -> list[Story]:
-    """`stories` best first; the order is total, so it never depends on input order."""
+    """`stories` best first; the order is total, so it never depends on input order.
+
+    Moving `reference` changes no order except through the stories newer than it
+    (whose age stays 0): stories compare by `log_score` plus a constant that only
+    depends on `reference`, computed without it, so not even rounding can tip two
+    equal scores one way at one reference time and the other way at another.
+    """
+    per_second = math.log(2) / (weights.half_life_hours * 3600.0)
 
     def key(story: Story) -> tuple[float, float, str]:
-        return (-log_score(story, reference, weights), -story.updated.timestamp(), story.id)
+        base = _base(story, weights)
+        timed = -math.inf
+        if base > 0:
+            # log_score(story) + reference.timestamp() * per_second
+            timed = math.log(base) + min(story.updated, reference).timestamp() * per_second
+        return (-timed, -story.updated.timestamp(), story.id)
 
     return sorted(stories, key=key)
 

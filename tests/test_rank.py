@@ -212,6 +212,20 @@ def test_ties_break_by_newest_copy_then_id_whatever_the_input_order() -> None:
         assert names(rank_stories(stories, NOW, weights)) == expected
 
 
+def test_equal_scores_reached_through_decay_keep_one_order_whatever_the_reference() -> None:
+    # 100 a half-life ago equals 50 now. In floating point the two scores differ in
+    # their last bits, and by how much depended on the reference time, so the order
+    # of the two flipped from one reference time to the next.
+    older = story("older", heat=50, quality=50, updated=NOW - 24 * H)
+    newer = story("newer", heat=25, quality=25, updated=NOW)
+    orders = {
+        tuple(names(rank_stories([older, newer], reference, RankConfig())))
+        for minutes in range(0, 5000, 7)
+        for reference in [NOW + minutes * timedelta(minutes=1, seconds=1.3)]
+    }
+    assert len(orders) == 1
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_log_score_and_story_score_put_stories_in_the_same_order(seed: int) -> None:
     rng = random.Random(seed)
