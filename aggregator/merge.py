@@ -28,7 +28,7 @@ from datetime import datetime
 
 from aggregator.config import MergeConfig, RankConfig
 from aggregator.model import Article, Story
-from aggregator.rank import article_score
+from aggregator.rank import base_score, comparable_score
 from aggregator.topics import topic_key
 from aggregator.urls import canonical_url, link_penalty
 
@@ -478,7 +478,12 @@ def _story(
     by_rank = sorted(
         range(len(copies)),
         key=lambda i: (
-            -article_score(copies[i], reference, weights),
+            -comparable_score(
+                base_score(copies[i].heat, copies[i].quality, weights),
+                copies[i].newest,
+                reference,
+                weights,
+            ),
             link_penalty(copies[i].url),
             copies[i].published,
             identities[i],

@@ -8,7 +8,8 @@ highest among its copies, and `providers` counts the distinct outlets that repor
 it, so wide coverage lifts a story. `age` is the time from the story's
 newest copy to the reference time (never negative), so a story that is still being
 reported stays fresh. The decay multiplies every score by the same factor when the
-reference time moves, so the order of two stories never depends on it.
+reference time moves, so the order of two stories never depends on it (unless one
+is newer than the reference, as a `--now` in the past makes it).
 Ties break by the newest copy's time (newer first), then by story id.
 """
 
@@ -33,9 +34,22 @@ def decay(newest: datetime, reference: datetime, weights: RankConfig) -> float:
     return float(0.5 ** (age_hours / weights.half_life_hours))
 
 
-def article_score(article: Article, reference: datetime, weights: RankConfig) -> float:
-    base = base_score(article.heat, article.quality, weights)
-    return base * decay(article.newest, reference, weights)
+def comparable_score(
+    base: float, newest: datetime, reference: datetime, weights: RankConfig
+) -> float:
+    """A number that orders items like `base * decay(newest, reference)` does.
+
+    It is log(base * decay) plus a constant that depends on `reference` alone, and
+    it is computed without `reference` (unless `newest` is later): moving the
+    reference shifts every item's number by exactly the same amount, so not even
+    rounding can tip two equal scores one way at one reference time and the other
+    way at another, and years-old items do not all underflow to 0. -inf when
+    `base` is not positive.
+    """
+    if base <= 0:
+        return -math.inf
+    per_second = math.log(2) / (weights.half_life_hours * 3600.0)
+    return math.log(base) + min(newest, reference).timestamp() * per_second
 
 
 def story_score(story: Story, reference: datetime, weights: RankConfig) -> float:
@@ -69,19 +83,12 @@ def rank_stories(stories: Iterable[Story], reference: datetime, weights: RankCon
     """`stories` best first; the order is total, so it never depends on input order.
 
     Moving `reference` changes no order except through the stories newer than it
-    (whose age stays 0): stories compare by `log_score` plus a constant that only
-    depends on `reference`, computed without it, so not even rounding can tip two
-    equal scores one way at one reference time and the other way at another.
+    (whose age stays 0): stories compare by `comparable_score`.
     """
-    per_second = math.log(2) / (weights.half_life_hours * 3600.0)
 
     def key(story: Story) -> tuple[float, float, str]:
-        base = _base(story, weights)
-        timed = -math.inf
-        if base > 0:
-            # log_score(story) + reference.timestamp() * per_second
-            timed = math.log(base) + min(story.updated, reference).timestamp() * per_second
-        return (-timed, -story.updated.timestamp(), story.id)
+        score = comparable_score(_base(story, weights), story.updated, reference, weights)
+        return (-score, -story.updated.timestamp(), story.id)
 
     return sorted(stories, key=key)
 
