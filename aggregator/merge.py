@@ -8,8 +8,9 @@ Two articles are one story when
    after the first copy of the story it joins. Anchored at the first copy, so a
    headline reused every day makes one story per window, not one endless story.
 
-Merging never compares all pairs: titles are grouped by key, and near-identical
-candidates come from indexes of words and rarest words, bounded by the window.
+Merging never compares all pairs: titles are grouped by key, and the candidates
+for a near-identical title are the articles within the window that share its
+rarest word. Story ids stay put while copies come and go (`assign_story_ids`).
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ _NAMESPACE_BYTES = STORY_ID_NAMESPACE.bytes
 
 def article_keys(article: Article) -> set[str]:
     """Every canonical URL the article is known by."""
-    urls = (article.url, article.amp_url, article.cdn_amp_url)
-    return {canonical_url(url) for url in urls if url}
+    return _keys(article, canonical_url(article.url))
 
 
 # Title normalisation ------------------------------------------------------------
