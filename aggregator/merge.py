@@ -475,16 +475,17 @@ def _story(
     weights: RankConfig,
     topics_of: _TopicKeys,
 ) -> Story:
+    scores = [
+        -comparable_score(base_score(a.heat, a.quality, weights), a.newest, reference, weights)
+        for a in copies
+    ]
+    # The link only decides between equal scores: look at it only for those.
+    tied = {score for score, count in Counter(scores).items() if count > 1}
     by_rank = sorted(
         range(len(copies)),
         key=lambda i: (
-            -comparable_score(
-                base_score(copies[i].heat, copies[i].quality, weights),
-                copies[i].newest,
-                reference,
-                weights,
-            ),
-            link_penalty(copies[i].url),
+            scores[i],
+            link_penalty(copies[i].url) if scores[i] in tied else (False, False),
             copies[i].published,
             identities[i],
         ),
