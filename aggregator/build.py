@@ -1,8 +1,9 @@
 """The pipeline: files -> articles -> stories -> ranked feeds -> files in the output.
 
 `run_build` wires the stages and collects the `BuildReport`. Everything it
-decides is a function of the configuration, the article files and the reference
-time; the clock is read only to time the build and to refuse far-future dates.
+decides is a function of the configuration, the article files, the reference
+time and the story ids the previous build kept (`state`); the clock is read only
+to time the build and to refuse far-future dates.
 """
 
 from __future__ import annotations
@@ -26,14 +27,20 @@ from aggregator.fetch import FetchOutcome, default_user_agent, fetch_pages
 from aggregator.freshness import freshen, page_record
 from aggregator.jsonfeed import render_json
 from aggregator.lock import build_lock
-from aggregator.merge import merge_stories
+from aggregator.merge import merge_stories, story_id_map
 from aggregator.model import Article, BuildReport, FeedResult, FetchSummary, Rejection, Story
 from aggregator.output import publish, remove_if_present, remove_stale_temporaries
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import find_article_files, read_article
-from aggregator.state import LAST_BUILD, read_record, write_record
+from aggregator.state import (
+    LAST_BUILD,
+    load_story_ids,
+    read_record,
+    save_story_ids,
+    write_record,
+)
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
@@ -143,15 +150,23 @@ class Publication:
         return tuple(seen.values())
 
 
-def rank_all(articles: Sequence[Article], config: Config, now: datetime | None) -> Ranking:
-    """Merge copies into stories and rank them. Pure."""
+def rank_all(
+    articles: Sequence[Article],
+    config: Config,
+    now: datetime | None,
+    known_ids: Mapping[str, str] | None = None,
+) -> Ranking:
+    """Merge copies into stories and rank them. Pure.
+
+    `known_ids` are the story ids of the previous build (see `merge_stories`).
+    """
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
     reference = reference_time(included, now)
     if reference is None:
         stories: list[Story] = []
     else:
-        merged = merge_stories(included, config.merge, config.rank, reference)
+        merged = merge_stories(included, config.merge, config.rank, reference, known_ids)
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
     return Ranking(tuple(stories), reference, names, drafts, len(included) - len(stories))
@@ -337,7 +352,8 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
     After the lock is released, a configured WebSub hub hears of the feeds whose
     bytes changed; a failure there is logged as a warning and fails nothing.
 
-    With `options.strict` and any rejected file, nothing is fetched or written.
+    With `options.strict` and any rejected file, nothing is fetched or written. Story
+    ids are kept in `config.state_dir` from one written build to the next.
     Raises `LockedError` when another build runs, `RefusedError` when the build would
     drop too many articles (unless `options.force`), `SourceError` for a missing
     source directory and `EmitError` when the output cannot be written; in each case
@@ -348,7 +364,8 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
         remove_stale_temporaries(config.output)
         collection = collect(config, clock)
         published = published_feeds(config.output)
-        ranking = rank_all(collection.articles, config, options.now)
+        known_ids = load_story_ids(config.state_dir)
+        ranking = rank_all(collection.articles, config, options.now, known_ids)
         report = BuildReport(
             files=collection.files,
             rejected=list(collection.rejected),
@@ -365,6 +382,9 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
             if not options.force:
                 previous = read_record(config.state_dir, LAST_BUILD) or {}
                 check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
+            # Ids first: should writing the feeds fail, the next build still gives
+            # these stories the ids their readers may already have seen.
+            save_story_ids(config.state_dir, story_id_map(ranking.stories))
             rendered, files = output_files(publication, config)
             changed = publish(files)
             report.feeds = [

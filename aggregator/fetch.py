@@ -1,8 +1,9 @@
 """Fetch article pages politely to refresh their dates and links, and spot dead ones.
 
 This is the only module that reads article pages (httpx) or their dates (htmldate);
-`websub` is the only other one that talks to the network. `fetch_pages` takes the URLs a build is about to publish and returns one
-`PageResult` per distinct URL; it never raises for a problem with a single page.
+`websub` is the only other one that talks to the network. `fetch_pages` takes the
+URLs a build is about to publish and returns one `PageResult` per distinct URL; it
+never raises for a problem with a single page.
 
 Politeness: per-request connect/read timeouts plus a total deadline, bodies cut at
 `max_bytes`, a global and a per-host concurrency limit, retries with exponential

@@ -83,8 +83,9 @@ class Article:
 class Story:
     """One news story: the best-ranked copy (`lead`) and the copies merged into it.
 
-    `copies` excludes the lead and is in rank order. `id` is stable across runs and
-    across URL variants and copies of the story. `topics` are topic keys (see
+    `copies` excludes the lead and is in rank order. `id` is the same for every URL
+    variant and copy of the story, and stays while copies come and go (given the
+    ids of the previous build: see `merge.merge_stories`). `topics` are topic keys (see
     `topics.topic_key`), sorted. `published` is the earliest copy's, `updated` the
     newest time of any copy; `heat` and `quality` are the highest among the copies.
     """

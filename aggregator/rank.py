@@ -8,7 +8,8 @@ highest among its copies, and `providers` counts the distinct outlets that repor
 it, so wide coverage lifts a story. `age` is the time from the story's
 newest copy to the reference time (never negative), so a story that is still being
 reported stays fresh. The decay multiplies every score by the same factor when the
-reference time moves, so the order of two stories never depends on it.
+reference time moves, so the order of two stories never depends on it (unless one
+is newer than the reference, as a `--now` in the past makes it).
 Ties break by the newest copy's time (newer first), then by story id.
 """
 
@@ -33,38 +34,61 @@ def decay(newest: datetime, reference: datetime, weights: RankConfig) -> float:
     return float(0.5 ** (age_hours / weights.half_life_hours))
 
 
-def article_score(article: Article, reference: datetime, weights: RankConfig) -> float:
-    base = base_score(article.heat, article.quality, weights)
-    return base * decay(article.newest, reference, weights)
+def comparable_score(
+    base: float, newest: datetime, reference: datetime, weights: RankConfig
+) -> float:
+    """A number that orders items like `base * decay(newest, reference)` does.
+
+    It is log(base * decay) plus a constant that depends on `reference` alone, and
+    it is computed without `reference` (unless `newest` is later): moving the
+    reference shifts every item's number by exactly the same amount, so not even
+    rounding can tip two equal scores one way at one reference time and the other
+    way at another, and years-old items do not all underflow to 0. -inf when
+    `base` is not positive.
+    """
+    if base <= 0:
+        return -math.inf
+    per_second = math.log(2) / (weights.half_life_hours * 3600.0)
+    return math.log(base) + min(newest, reference).timestamp() * per_second
 
 
 def story_score(story: Story, reference: datetime, weights: RankConfig) -> float:
-    coverage = weights.coverage_weight * (provider_count(story) - 1)
-    base = base_score(story.heat, story.quality, weights) + coverage
-    return base * decay(story.updated, reference, weights)
+    """The score of the module docstring."""
+    return _base(story, weights) * decay(story.updated, reference, weights)
 
 
 def log_score(story: Story, reference: datetime, weights: RankConfig) -> float:
     """log(story_score), computed so that it never underflows: years-old archives
     would otherwise all score 0.0 and lose their order."""
-    coverage = weights.coverage_weight * (provider_count(story) - 1)
-    base = base_score(story.heat, story.quality, weights) + coverage
+    base = _base(story, weights)
     if base <= 0:
         return -math.inf
     age_hours = max((reference - story.updated).total_seconds(), 0.0) / 3600.0
     return math.log(base) - age_hours / weights.half_life_hours * math.log(2)
 
 
+def _base(story: Story, weights: RankConfig) -> float:
+    coverage = weights.coverage_weight * (provider_count(story) - 1)
+    return base_score(story.heat, story.quality, weights) + coverage
+
+
 def provider_count(story: Story) -> int:
     """How many distinct outlets reported the story (at least 1)."""
+    if not story.copies:
+        return 1
     return len({article.outlet for article in story.articles})
 
 
 def rank_stories(stories: Iterable[Story], reference: datetime, weights: RankConfig) -> list[Story]:
-    """`stories` best first; the order is total, so it never depends on input order."""
+    """`stories` best first; the order is total, so it never depends on input order.
+
+    Moving `reference` changes no order except through the stories newer than it
+    (whose age stays 0): stories compare by `comparable_score`.
+    """
 
     def key(story: Story) -> tuple[float, float, str]:
-        return (-log_score(story, reference, weights), -story.updated.timestamp(), story.id)
+        score = comparable_score(_base(story, weights), story.updated, reference, weights)
+        return (-score, -story.updated.timestamp(), story.id)
 
     return sorted(stories, key=key)
 

@@ -1,37 +1,82 @@
-"""Small records a build keeps in the state directory between runs.
+"""What one build remembers for the next, in the configured `state_dir`.
 
-Every reader treats a missing, unreadable or corrupt record as absent: state makes
-builds safer or faster, never wrong, and deleting the directory is always safe.
+- `last-build.json`: the previous build's article count, for the drop guard.
+- `story-ids.json`: story ids by canonical URL (see `merge.merge_stories`): with
+  them a story keeps its id when copies of it appear or disappear, so feed readers
+  do not show it again as new.
+
+State is memory, never an input that can fail a build: a missing, unreadable or
+malformed record means starting fresh, as a first build does (the drop guard is
+then off and story ids are derived anew), and a record that cannot be written is
+reported and skipped.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from aggregator.errors import EmitError
 from aggregator.output import write_if_changed
 
-LAST_BUILD = "last-build.json"
-
 log = logging.getLogger(__name__)
+
+LAST_BUILD = "last-build.json"
+#: The file in `state_dir` that holds the story ids.
+STORY_IDS_FILE = "story-ids.json"
+_FORMAT = 1
+_STORY_ID = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def read_record(state_dir: Path, name: str) -> dict[str, Any] | None:
     """The JSON object stored under `name`, or None when there is no usable one."""
     path = state_dir / name
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        log.warning("%s: ignoring unreadable state (%s)", path, exc)
+    except (OSError, ValueError) as error:  # ValueError: bad JSON or bad UTF-8
+        log.warning("%s: ignoring unreadable state (%s); starting fresh", path, error)
         return None
-    return record if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        log.warning("%s: not a JSON object; starting fresh", path)
+        return None
+    return record
 
 
-def write_record(state_dir: Path, name: str, record: dict[str, Any]) -> None:
-    """Store `record` under `name`, atomically."""
-    data = json.dumps(record, indent=1, sort_keys=True).encode("utf-8") + b"\n"
-    write_if_changed(state_dir / name, data)
+def write_record(state_dir: Path, name: str, record: Mapping[str, Any]) -> bool:
+    """Store `record` under `name`, atomically; False when nothing changed or the
+    file could not be written (which is logged)."""
+    data = json.dumps(record, ensure_ascii=False, indent=0).encode("utf-8") + b"\n"
+    try:
+        return write_if_changed(state_dir / name, data)
+    except EmitError as error:
+        log.warning("%s; not remembered for the next build", error)
+        return False
+
+
+def load_story_ids(state_dir: Path) -> dict[str, str]:
+    """The story ids the previous build saved; empty when there are none to trust."""
+    document = read_record(state_dir, STORY_IDS_FILE)
+    if document is None:
+        return {}
+    ids = document.get("story_ids")
+    if (
+        document.get("format") != _FORMAT
+        or not isinstance(ids, dict)
+        or not all(isinstance(v, str) and _STORY_ID.fullmatch(v) for v in ids.values())
+    ):
+        log.warning("%s: not a story id file of this version; starting fresh", STORY_IDS_FILE)
+        return {}
+    return ids
+
+
+def save_story_ids(state_dir: Path, ids: Mapping[str, str]) -> bool:
+    """Atomically keep `ids` for the next build (see `write_record`)."""
+    return write_record(
+        state_dir, STORY_IDS_FILE, {"format": _FORMAT, "story_ids": dict(sorted(ids.items()))}
+    )

@@ -1,0 +1,173 @@
+"""Story ids kept between builds: the state file, and ids across real builds."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from aggregator.build import BuildOptions, run_build
+from aggregator.config import Config, resolve_paths
+from aggregator.merge import story_id
+from aggregator.state import STORY_IDS_FILE, load_story_ids, save_story_ids
+from tests.conftest import NOW, WriteArticle
+
+IDS = {
+    "https://example.com/a": story_id("https://example.com/a"),
+    "https://example.com/b": story_id("https://example.com/a"),
+    "https://例え.jp/記事": story_id("https://例え.jp/記事"),
+}
+
+
+def test_saved_ids_load_back(tmp_path: Path) -> None:
+    assert save_story_ids(tmp_path / "state", IDS) is True
+    assert load_story_ids(tmp_path / "state") == IDS
+
+
+def test_saving_the_same_ids_leaves_the_file_alone(tmp_path: Path) -> None:
+    save_story_ids(tmp_path, IDS)
+    before = (tmp_path / STORY_IDS_FILE).stat().st_mtime_ns
+    assert save_story_ids(tmp_path, dict(reversed(IDS.items()))) is False
+    assert (tmp_path / STORY_IDS_FILE).stat().st_mtime_ns == before
+
+
+def test_the_file_is_sorted_json_so_it_does_not_depend_on_dict_order(tmp_path: Path) -> None:
+    save_story_ids(tmp_path / "one", IDS)
+    save_story_ids(tmp_path / "two", dict(reversed(IDS.items())))
+    first = (tmp_path / "one" / STORY_IDS_FILE).read_bytes()
+    assert first == (tmp_path / "two" / STORY_IDS_FILE).read_bytes()
+    assert list(json.loads(first)["story_ids"]) == sorted(IDS)
+
+
+def test_no_file_means_no_ids_and_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert load_story_ids(tmp_path / "missing") == {}
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[]",
+        b'{"format": 1}',
+        b'{"format": 2, "story_ids": {}}',
+        b'{"format": 1, "story_ids": []}',
+        b'{"format": 1, "story_ids": {"https://example.com/a": 7}}',
+        b'{"format": 1, "story_ids": {"https://example.com/a": "<script>"}}',
+    ],
+)
+def test_a_corrupt_file_means_starting_fresh(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / STORY_IDS_FILE).write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        assert load_story_ids(tmp_path) == {}
+    assert "starting fresh" in caplog.text
+
+
+def test_an_unreadable_file_means_starting_fresh(tmp_path: Path) -> None:
+    (tmp_path / STORY_IDS_FILE).mkdir()  # reading a directory fails
+    assert load_story_ids(tmp_path) == {}
+
+
+def test_a_state_dir_that_cannot_be_written_is_reported_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the directory should be")
+    with caplog.at_level(logging.WARNING):
+        assert save_story_ids(blocker, IDS) is False
+    assert "not remembered" in caplog.text
+
+
+# Across real builds -----------------------------------------------------------------
+
+
+def config_for(corpus: Path, root: Path, name: str = "site") -> Config:
+    return resolve_paths(
+        Config(sources=(corpus,), output=Path(name) / "feeds", state_dir=Path(name) / "state"),
+        root,
+    )
+
+
+def build(config: Config) -> dict[str, str]:
+    """Run a build; the entries of the "all" feed, link -> id."""
+    run_build(config, BuildOptions(), NOW)
+    parsed = feedparser.parse((config.output / "all.atom").read_bytes())
+    return {entry.link: entry.id for entry in parsed.entries}
+
+
+def test_ids_survive_the_removal_of_the_earliest_copy_between_builds(
+    tmp_path: Path, corpus: Path, write_article: WriteArticle
+) -> None:
+    config = config_for(corpus, tmp_path)
+    earliest = write_article(
+        "reuters.md",
+        webUrl="https://reuters.example/battery",
+        publishedDateTime="2026-11-25T06:00:00Z",
+        provider={"name": "Reuters"},
+    )
+    write_article(
+        "ap.md",
+        webUrl="https://ap.example/battery",
+        heat=90,
+        publishedDateTime="2026-11-25T08:00:00Z",
+        provider={"name": "AP"},
+    )
+    first = build(config)
+    assert list(first.values()) == [story_id("https://reuters.example/battery")]
+    assert (config.state_dir / STORY_IDS_FILE).exists()
+
+    earliest.unlink()
+    second = build(config)
+    assert list(second.values()) == list(first.values())
+
+    write_article(
+        "bbc.md",
+        webUrl="https://bbc.example/battery",
+        publishedDateTime="2026-11-24T23:00:00Z",
+        provider={"name": "BBC"},
+    )
+    third = build(config)
+    assert list(third.values()) == list(first.values())
+
+
+def test_a_cold_build_writes_the_same_bytes_as_an_incremental_one(
+    tmp_path: Path, corpus: Path, write_article: WriteArticle
+) -> None:
+    write_article("one.md", webUrl="https://one.example/a", provider={"name": "One"})
+    write_article(
+        "story.md",
+        title="Storm leaves thousands without power",
+        webUrl="https://two.example/storm",
+        publishedDateTime="2026-11-26T01:00:00Z",
+    )
+    incremental = config_for(corpus, tmp_path, "incremental")
+    build(incremental)
+    # a later copy of one story and a new story arrive
+    write_article("later.md", webUrl="https://three.example/a", provider={"name": "Three"})
+    write_article("new.md", title="Council approves new bridge", webUrl="https://four.example/b")
+    build(incremental)
+    cold = config_for(corpus, tmp_path, "cold")
+    build(cold)
+    for name in ("all.atom", "all.rss"):
+        assert (cold.output / name).read_bytes() == (incremental.output / name).read_bytes()
+
+
+def test_a_corrupt_state_file_does_not_stop_a_build(
+    tmp_path: Path, corpus: Path, write_article: WriteArticle
+) -> None:
+    write_article("one.md")
+    config = config_for(corpus, tmp_path)
+    config.state_dir.mkdir(parents=True)
+    (config.state_dir / STORY_IDS_FILE).write_text("{broken")
+    entries = build(config)
+    assert list(entries.values()) == [story_id("https://news.example.com/2026/11/battery-factory")]
+    assert load_story_ids(config.state_dir) != {}
