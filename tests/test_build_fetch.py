@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -117,3 +122,31 @@ def test_cli_fetch_flag_reports_counts(config: Config, tmp_path: Path) -> None:
         3, 0, 1, 1,
     )  # fmt: skip
     assert report["dead_links"][0]["url"].endswith("/gone")
+
+
+def test_progress_bar_only_on_a_terminal(config: Config, tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        "max_items: 4\nstate_dir: state\nfetch: {allow_private_networks: true, retries: 0}\n"
+    )
+    command = [sys.executable, "-m", "aggregator", "build", "--fetch", "--force"]
+    piped = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "fetching pages" not in piped.stderr
+    primary, secondary = pty.openpty()
+    # A terminal of 80 columns (a new pseudo-terminal has none, and tqdm draws to fit).
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    with subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=secondary
+    ) as build:
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed with the build
+                break
+            if not chunk:
+                break
+            shown += chunk
+    os.close(primary)
+    assert build.returncode == 0
+    assert b"fetching pages" in shown and b"page" in shown
