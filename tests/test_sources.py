@@ -211,3 +211,17 @@ def test_special_files_are_rejected_without_hanging(corpus: Path) -> None:
     os.mkfifo(corpus / "pipe.txt")  # opening a FIFO for reading would block forever
     with pytest.raises(SourceError, match="not a regular file"):
         read_article(corpus / "pipe.txt", max_bytes=1000)
+
+
+def test_unreadable_file_is_rejected_with_the_systems_reason(
+    write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_article("locked.txt")
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    # Root reads any file whatever its mode, so the refusal is simulated.
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(SourceError, match="cannot read: Permission denied"):
+        read_article(path, max_bytes=10_000)
