@@ -181,6 +181,8 @@ def load_front_matter(front_matter: str, where: str) -> dict[str, Any]:
         raise SourceError(where, f"invalid YAML{at}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise SourceError(where, f"invalid YAML: {exc}") from None
+    except (ValueError, OverflowError) as exc:  # a timestamp such as 30 February
+        raise SourceError(where, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise SourceError(where, "invalid YAML: nested too deeply") from None
     if not isinstance(document, dict):

@@ -129,6 +129,8 @@ def test_unusable_optional_links_are_dropped_not_fatal() -> None:
         (b"---\ntitle: a\ntitle: b\n---\n", "duplicate key 'title'"),
         (b"---\ntitle: !!python/object/apply:os.system ['true']\n---\n", "invalid YAML"),
         (b"---\na: &x [1]\nb: *x\n---\n", "aliases (*name) are not allowed"),
+        (b"---\npublishedDateTime: 2026-02-30\n---\n", "invalid YAML: day is out of range"),
+        (b"---\nx: 2026-01-01T10:00:60Z\n---\n", "invalid YAML: second must be in 0..59"),
     ],
 )
 def test_unreadable_files_get_a_clear_reason(data: bytes, expected: str) -> None:
