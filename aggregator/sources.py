@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from dateutil import parser as dateparser
 
+from aggregator import fastyaml
 from aggregator.errors import SourceError
 from aggregator.model import Article, Image, Provider, Rejection, Related
 from aggregator.text import is_http_url, one_line, xml_safe
@@ -172,7 +173,14 @@ def split_front_matter(text: str, where: str) -> tuple[str, str]:
 
 
 def load_front_matter(front_matter: str, where: str) -> dict[str, Any]:
-    """The front matter as a mapping, loaded safely (see the module docstring)."""
+    """The front matter as a mapping, loaded safely (see the module docstring).
+
+    PyYAML is the reference; `fastyaml` may answer first, and only where it gives the
+    same mapping. Every rejection carries the reference's reason.
+    """
+    fast = fastyaml.load(front_matter)
+    if fast is not None:
+        return fast
     try:
         document = yaml.load(front_matter, Loader=_ArticleLoader)  # a safe loader, see above
     except yaml.MarkedYAMLError as exc:
