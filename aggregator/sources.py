@@ -396,17 +396,27 @@ class _Fields:
         return tuple(related)
 
 
+_FILL_A = datetime(2000, 1, 1)
+_FILL_B = datetime(2001, 2, 2)
+
+
 def as_utc(value: Any) -> datetime:
     """A timezone-aware UTC datetime from a YAML timestamp, a date or a string.
 
-    A time without a zone is taken as UTC. Raises ValueError for anything else.
+    A time without a zone is taken as UTC; a date without a time is midnight. Raises
+    ValueError for anything else, and for a text without year, month or day (which
+    would depend on the day it is read).
     """
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
         moment = datetime.combine(value, time())
     elif isinstance(value, str):
-        moment = dateparser.parse(value.strip())
+        # dateutil fills a missing year, month or day in from today: such a text
+        # would mean another time tomorrow, so it is refused.
+        moment = dateparser.parse(value.strip(), default=_FILL_A)
+        if dateparser.parse(value.strip(), default=_FILL_B) != moment:
+            raise ValueError(f"{value!r} lacks a year, month or day")
     else:
         raise TypeError(type(value).__name__)
     if moment.tzinfo is None:

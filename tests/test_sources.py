@@ -62,6 +62,9 @@ def test_body_after_front_matter_is_kept() -> None:
         ({"webUrl": "javascript:alert(1)"}, "webUrl: expected an absolute http or https URL"),
         ({"publishedDateTime": "yesterday-ish"}, "publishedDateTime: expected a date and time"),
         ({"publishedDateTime": "2026-02-30T10:00:00Z"}, "publishedDateTime: expected a date"),
+        ({"publishedDateTime": "10:30"}, "publishedDateTime: expected a date"),
+        ({"publishedDateTime": "June 15 10:30"}, "publishedDateTime: expected a date"),
+        ({"publishedDateTime": "2026-06 10:30"}, "publishedDateTime: expected a date"),
         ({"heat": "very"}, "heat: expected a number"),
         ({"heat": True}, "heat: expected a number"),
         ({"quality": float("nan")}, "quality: expected a finite number"),
@@ -99,6 +102,13 @@ def test_zoneless_time_is_utc_and_zones_are_converted() -> None:
     zoned = parse(article_text(front_matter(publishedDateTime="2026-11-26T10:00:00+01:00")))
     expected = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     assert naive.published == zoned.published == expected  # type: ignore[attr-defined]
+
+
+def test_a_text_date_means_the_same_time_whatever_day_it_is_read() -> None:
+    article = parse(article_text(front_matter(publishedDateTime="15 June 2026 10:30")))
+    assert article.published == datetime(2026, 6, 15, 10, 30, tzinfo=UTC)  # type: ignore[attr-defined]
+    article = parse(article_text(front_matter(publishedDateTime="June 15, 2026")))
+    assert article.published == datetime(2026, 6, 15, tzinfo=UTC)  # type: ignore[attr-defined]
 
 
 def test_unusable_optional_links_are_dropped_not_fatal() -> None:
