@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -163,13 +164,19 @@ def decode(data: bytes, where: str) -> str:
 
 def split_front_matter(text: str, where: str) -> tuple[str, str]:
     """The YAML between the opening `---` line and the closing line, and the body."""
-    lines = text.split("\n")
-    if lines[0].rstrip() != "---":
+    first_end = text.find("\n")
+    if (text if first_end < 0 else text[:first_end]).rstrip() != "---":
         raise SourceError(where, "expected the file to start with a '---' line (front matter)")
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() in ("---", "..."):
-            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]).strip()
-    raise SourceError(where, "front matter is never closed: expected a second '---' line")
+    closing = _CLOSING_LINE.search(text, first_end) if first_end >= 0 else None
+    if closing is None:
+        raise SourceError(where, "front matter is never closed: expected a second '---' line")
+    return text[first_end + 1 : closing.start()], text[closing.end() + 1 :].strip()
+
+
+# A newline, then a line that is "---" or "..." once trailing whitespace (as
+# str.rstrip sees it) is stripped. Only "\n" separates lines here: `decode` made
+# every line break one.
+_CLOSING_LINE = re.compile(r"\n(?:---|\.\.\.)[^\S\n]*(?=\n|\Z)")
 
 
 def load_front_matter(front_matter: str, where: str) -> dict[str, Any]:
