@@ -27,6 +27,10 @@ from aggregator.errors import SourceError
 from aggregator.model import Article, Image, Provider, Rejection, Related
 from aggregator.text import is_http_url, one_line, xml_safe
 
+#: Bump on any change to what `parse_article` makes of given bytes: cached parse
+#: results of other versions are then ignored.
+PARSER_VERSION = 1
+
 ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".yaml", ".yml"})
 
 # Text longer than this is cut (with an ellipsis) rather than published whole.
@@ -62,12 +66,21 @@ class _ArticleLoader(_Loader):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
+#: What identifies a version of a file without reading it: (size, mtime in ns).
+FileStamp = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class FoundFiles:
-    """What `find_article_files` saw: files to read, and paths refused outright."""
+    """What `find_article_files` saw: files to read, and paths refused outright.
+
+    `stamps[i]` is the size and modification time of the file `paths[i]` leads to
+    (through a link), or None when it could not be seen; reading then says why.
+    """
 
     paths: tuple[Path, ...]
     rejected: tuple[Rejection, ...]
+    stamps: tuple[FileStamp | None, ...] = ()
 
 
 def find_article_files(roots: Iterable[Path]) -> FoundFiles:
@@ -80,31 +93,65 @@ def find_article_files(roots: Iterable[Path]) -> FoundFiles:
     meant.
     """
     paths: list[Path] = []
+    stamps: list[FileStamp | None] = []
     rejected: list[Rejection] = []
     for root in roots:
         if not root.is_dir():
             reason = "source directory does not exist" if not root.exists() else "not a directory"
             raise SourceError(str(root), reason)
         real_root = root.resolve()
-        for path in _walk(root, rejected):
-            if path.is_symlink():
+        for entry in _walk(str(root), rejected):
+            path = Path(entry.path)
+            if entry.is_symlink():
                 problem = _symlink_problem(path, real_root)
                 if problem:
                     rejected.append(Rejection(str(path), problem))
                     continue
             paths.append(path)
-    return FoundFiles(tuple(paths), tuple(rejected))
+            stamps.append(_stamp(entry))
+    return FoundFiles(tuple(paths), tuple(rejected), tuple(stamps))
 
 
-def _walk(root: Path, rejected: list[Rejection]) -> Iterator[Path]:
-    def on_error(error: OSError) -> None:
-        rejected.append(Rejection(str(error.filename), f"cannot list directory: {error.strerror}"))
+def _walk(directory: str, rejected: list[Rejection]) -> Iterator[os.DirEntry[str]]:
+    """Article files (and links) in `directory`, sorted by name, then its
+    subdirectories' in name order; like os.walk, links to directories are not
+    entered and a directory that cannot be listed is reported."""
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as error:
+        rejected.append(Rejection(directory, f"cannot list directory: {error.strerror}"))
+        return
+    subdirectories = []
+    for entry in entries:
+        if _is_directory(entry):
+            if not entry.is_symlink():
+                subdirectories.append(entry.path)
+        elif _suffix(entry.name).lower() in ARTICLE_SUFFIXES:
+            yield entry
+    for subdirectory in subdirectories:
+        yield from _walk(subdirectory, rejected)
 
-    for directory, subdirs, files in os.walk(root, onerror=on_error):
-        subdirs.sort()
-        for name in sorted(files):
-            if Path(name).suffix.lower() in ARTICLE_SUFFIXES:
-                yield Path(directory, name)
+
+def _is_directory(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _suffix(name: str) -> str:
+    """The suffix as `PurePath.suffix` has it ('.txt'; '' for '.txt' or 'a.')."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def _stamp(entry: os.DirEntry[str]) -> FileStamp | None:
+    try:
+        status = entry.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 def _symlink_problem(path: Path, real_root: Path) -> str | None:
@@ -123,6 +170,11 @@ def _symlink_problem(path: Path, real_root: Path) -> str | None:
 
 def read_article(path: Path, *, max_bytes: int) -> Article:
     """Read and validate one article file; raises `SourceError` naming the problem."""
+    return parse_article(read_file(path, max_bytes=max_bytes), str(path))
+
+
+def read_file(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of an article file; `SourceError` when it cannot or must not be read."""
     where = str(path)
     try:
         if not path.is_file():
@@ -136,11 +188,15 @@ def read_article(path: Path, *, max_bytes: int) -> Article:
         raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
         raise SourceError(where, f"file is over the {max_bytes}-byte limit")
-    return parse_article(data, where)
+    return data
 
 
 def parse_article(data: bytes, where: str) -> Article:
-    """An `Article` from the bytes of an article file; `where` names it in errors."""
+    """An `Article` from the bytes of an article file; `where` names it in errors.
+
+    A function of `data` and `where` alone (and of `PARSER_VERSION`): results may
+    be cached by file content.
+    """
     text = decode(data, where)
     front_matter, body = split_front_matter(text, where)
     mapping = load_front_matter(front_matter, where)

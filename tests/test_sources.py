@@ -223,3 +223,14 @@ def test_special_files_are_rejected_without_hanging(corpus: Path) -> None:
     os.mkfifo(corpus / "pipe.txt")  # opening a FIFO for reading would block forever
     with pytest.raises(SourceError, match="not a regular file"):
         read_article(corpus / "pipe.txt", max_bytes=1000)
+
+
+def test_find_reports_size_and_time_of_what_each_path_leads_to(
+    corpus: Path, write_article: WriteArticle
+) -> None:
+    real = write_article("real.txt")
+    os.symlink(real, corpus / "alias.txt")
+    found = find_article_files([corpus])
+    status = real.stat()
+    assert [p.name for p in found.paths] == ["alias.txt", "real.txt"]
+    assert found.stamps == ((status.st_size, status.st_mtime_ns),) * 2
