@@ -7,22 +7,26 @@ time; the clock is read only to time the build and to refuse far-future dates.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from aggregator.cache import parse_with_cache
+from aggregator.compact import unpack
 from aggregator.config import Config
 from aggregator.emit import FeedSpec, render_atom, render_rss
-from aggregator.errors import RefusedError, SourceError
+from aggregator.errors import RefusedError
 from aggregator.lock import build_lock
 from aggregator.merge import merge_stories
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
 from aggregator.output import publish, remove_stale_temporaries
 from aggregator.rank import rank_stories, reference_time
-from aggregator.sources import find_article_files, read_article
+from aggregator.sources import FoundFiles, find_article_files
 from aggregator.state import LAST_BUILD, read_record, write_record
 from aggregator.topics import assign_slugs, display_names
 
@@ -47,36 +51,73 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class Collection:
-    """The articles read from the sources, and the files that were refused."""
+    """The articles read from the sources, and the files that were refused.
+
+    `digests` maps an article's source to the article and a digest of it (see
+    `compact.digest`), for telling changed feeds from unchanged ones. `due` is the
+    earliest publication time among the articles refused as being in the future.
+    """
 
     files: int
     articles: tuple[Article, ...]
     rejected: tuple[Rejection, ...]
+    digests: Mapping[str, tuple[Article, str]] = field(default_factory=dict)
+    due: datetime | None = None
 
 
-def collect(config: Config, clock: datetime) -> Collection:
-    """Read every article file under the configured sources."""
-    found = find_article_files(config.sources)
+def collect(
+    config: Config, clock: datetime, found: FoundFiles | None = None, *, cache: bool = False
+) -> Collection:
+    """Read every article file under the configured sources (or the `found` ones).
+
+    Files are parsed over `config.jobs` processes. With `cache`, unchanged files
+    are taken from the parse cache in the state directory and the cache is
+    updated: call it so only under the build lock.
+    """
+    if found is None:
+        found = find_article_files(config.sources)
+    results = parse_with_cache(
+        found.paths,
+        found.stamps,
+        max_bytes=config.max_file_bytes,
+        jobs=config.jobs,
+        state_dir=config.state_dir if cache else None,
+    )
     articles: list[Article] = []
+    digests: dict[str, tuple[Article, str]] = {}
     rejected = list(found.rejected)
     latest = clock + FUTURE_TOLERANCE
-    for path in found.paths:
-        try:
-            article = read_article(path, max_bytes=config.max_file_bytes)
-        except SourceError as error:
-            rejected.append(Rejection(display_path(path), error.reason))
-            continue
-        if article.published > latest:
-            rejected.append(
-                Rejection(
-                    display_path(path),
-                    f"publishedDateTime: {article.published.isoformat()} is in the future",
+    due: datetime | None = None
+    with _paused_gc():  # many long-lived objects and no cycles: collections only cost
+        for path, (digest, payload) in zip(found.paths, results, strict=True):
+            if isinstance(payload, str):
+                rejected.append(Rejection(display_path(path), payload))
+                continue
+            article = unpack(str(path), payload)
+            if article.published > latest:
+                rejected.append(
+                    Rejection(
+                        display_path(path),
+                        f"publishedDateTime: {article.published.isoformat()} is in the future",
+                    )
                 )
-            )
-            continue
-        articles.append(article)
+                due = article.published if due is None else min(due, article.published)
+                continue
+            articles.append(article)
+            digests[article.source] = (article, digest)
     files = len(found.paths) + len(found.rejected)
-    return Collection(files, tuple(articles), tuple(rejected))
+    return Collection(files, tuple(articles), tuple(rejected), digests, due)
+
+
+@contextmanager
+def _paused_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def display_path(path: Path) -> str:
@@ -189,7 +230,7 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
     started = time.perf_counter()
     with build_lock(config.state_dir):
         remove_stale_temporaries(config.output)
-        collection = collect(config, clock)
+        collection = collect(config, clock, cache=True)
         publication = plan(collection.articles, config, options.now)
         report = BuildReport(
             files=collection.files,

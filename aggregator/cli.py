@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
             help="article directory; repeatable; replaces the configured sources",
         )
         sub.add_argument("--drafts", action="store_true", help="include drafts")
+        sub.add_argument(
+            "--jobs",
+            type=_jobs,
+            metavar="N",
+            help="processes parsing article files; 0: one per core (config: jobs)",
+        )
         sub.add_argument("-q", "--quiet", action="store_true", help="print only problems")
         sub.add_argument("-v", "--verbose", action="store_true", help="print more detail")
         sub.add_argument(
@@ -110,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
             help="reference time (default: the newest article's time; for future dates: the clock)",
         )
     build.add_argument("--out", metavar="DIR", help="output directory (config: output)")
+    build.add_argument(
+        "--state-dir", metavar="DIR", help="caches, lock and build state (config: state_dir)"
+    )
     build.add_argument("--base-url", metavar="URL", help="URL where the output is served")
     build.add_argument(
         "--strict", action="store_true", help="if any file is rejected, write nothing, exit 1"
@@ -141,6 +150,10 @@ def _config(args: argparse.Namespace) -> Config:
         changes["drafts"] = True
     if getattr(args, "out", None):
         changes["output"] = Path(args.out).resolve()
+    if getattr(args, "state_dir", None):
+        changes["state_dir"] = Path(args.state_dir).resolve()
+    if args.jobs is not None:
+        changes["jobs"] = args.jobs
     base_url = getattr(args, "base_url", None)
     if base_url:
         if not is_http_url(base_url):
@@ -149,6 +162,16 @@ def _config(args: argparse.Namespace) -> Config:
             )
         changes["site"] = dataclasses.replace(config.site, base_url=base_url)
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = -1
+    if jobs < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return jobs
 
 
 def _parse_now(text: str) -> datetime:
