@@ -21,10 +21,17 @@ from aggregator.compact import unpack
 from aggregator.config import Config
 from aggregator.emit import FeedSpec, render_atom, render_rss
 from aggregator.errors import RefusedError
+from aggregator.incremental import (
+    build_record,
+    input_fingerprint,
+    plan_feed_files,
+    reusable_report,
+    write_changed,
+)
 from aggregator.lock import build_lock
 from aggregator.merge import merge_stories
-from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
-from aggregator.output import publish, remove_stale_temporaries
+from aggregator.model import Article, BuildReport, Rejection, Story
+from aggregator.output import remove_stale_temporaries
 from aggregator.rank import rank_stories, reference_time
 from aggregator.sources import FoundFiles, find_article_files
 from aggregator.state import LAST_BUILD, read_record, write_record
@@ -230,7 +237,14 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
     started = time.perf_counter()
     with build_lock(config.state_dir):
         remove_stale_temporaries(config.output)
-        collection = collect(config, clock, cache=True)
+        found = find_article_files(config.sources)
+        fingerprint = input_fingerprint(config, options, found)
+        previous = read_record(config.state_dir, LAST_BUILD) or {}
+        reused = reusable_report(previous, fingerprint, config=config, clock=clock)
+        if reused is not None:  # same inputs as the last build: the same files
+            reused.seconds = time.perf_counter() - started
+            return reused
+        collection = collect(config, clock, found, cache=True)
         publication = plan(collection.articles, config, options.now)
         report = BuildReport(
             files=collection.files,
@@ -242,13 +256,15 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
         )
         if not (options.strict and collection.rejected):
             if not options.force:
-                previous = read_record(config.state_dir, LAST_BUILD) or {}
                 check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
-            rendered = render_feeds(publication.feeds)
-            changed = publish({config.output / f.path: f.data for f in rendered})
-            report.feeds = [
-                FeedResult(f.path, f.entries, config.output / f.path in changed) for f in rendered
-            ]
-            write_record(config.state_dir, LAST_BUILD, {"articles": report.articles})
+            planned = plan_feed_files(publication.feeds, FORMATS, collection.digests)
+            written = previous.get("files")
+            report.feeds, files = write_changed(
+                planned, config.output, written if isinstance(written, dict) else {}
+            )
+            due = collection.due
+            valid_until = None if due is None else due - FUTURE_TOLERANCE
+            record = build_record(report, fingerprint, files, valid_until)
+            write_record(config.state_dir, LAST_BUILD, record)
     report.seconds = time.perf_counter() - started
     return report
