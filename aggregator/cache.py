@@ -2,11 +2,17 @@
 read again.
 
 One file in the state directory, `parse-cache.pickle`: a first line with the
-format and the cache's key, then a pickle of `{path: Entry}`. An entry is the
-file's size and modification time when it was read, a digest of the result, and
-the result: a packed article (see `compact`) or the reason it was rejected.
-Only results of reading a file's bytes are stored, never a failure to read it
-(which may go away with no change to the file).
+format and the cache's key, then pickles: a snapshot `{path: Entry}`, then any
+number of changes `({path: Entry}, (removed path, ...))` appended by later builds,
+so that a build which parsed a few files writes a few entries, not all. When the
+changes add up to a quarter of the snapshot, or the file is damaged, the next
+build writes a new snapshot (atomically, by renaming). An entry is the file's size
+and modification time when it was read, a digest of the file, and the result: a
+packed article (see `compact`) or the reason it was rejected. Only results of
+reading a file's bytes are stored, never a failure to read it (which may go away
+with no change to the file). An entry is used only for a file of that size and
+mtime, so a stale or missing entry costs a parse, never a wrong result: a change
+cut short by a kill is simply not there.
 
 The key holds everything a result depends on besides the bytes: the parser's
 version, the source of the modules that parse, the YAML backends' versions, the
@@ -24,7 +30,8 @@ import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +67,12 @@ def parse_with_cache(
 
     With a `state_dir`, files whose stamp matches their cache entry are not read,
     the others are parsed over `jobs` processes (see `parallel`), and the cache is
-    rewritten to hold exactly these paths, if that changes it (call under the build
-    lock). Without one, every file is parsed and nothing is stored.
+    brought up to date with these paths (call under the build lock). Without one,
+    every file is parsed and nothing is stored.
     """
     key = cache_key(max_bytes)
-    cached = load_cache(state_dir, key) if state_dir is not None else {}
+    stored = load_cache(state_dir, key) if state_dir is not None else Stored({}, 0, False)
+    cached = stored.entries
     names = [str(path) for path in paths]
     results: list[Result | None] = [None] * len(names)
     entries: dict[str, Entry] = {}
@@ -78,15 +86,19 @@ def parse_with_cache(
         else:
             missing.append(index)
     parsed = parse_files([names[i] for i in missing], max_bytes=max_bytes, jobs=jobs)
-    added = 0
+    added: dict[str, Entry] = {}
     for index, (cacheable, digest, payload) in zip(missing, parsed, strict=True):
         results[index] = (digest, payload)
         stamp = stamps[index]
         if cacheable and stamp is not None:
-            entries[names[index]] = (stamp[0], stamp[1], digest, payload)
-            added += 1
-    if state_dir is not None and (added or entries.keys() != cached.keys()):
-        save_cache(state_dir, key, entries)
+            added[names[index]] = entries[names[index]] = (stamp[0], stamp[1], digest, payload)
+    removed = cached.keys() - entries.keys()
+    if state_dir is not None and (added or removed):
+        changes = stored.changes + len(added) + len(removed)
+        if stored.appendable and changes <= max(len(entries) // 4, 100):
+            append_changes(state_dir, added, removed)
+        else:
+            save_cache(state_dir, key, entries)
     return [result for result in results if result is not None]
 
 
@@ -124,27 +136,46 @@ def cache_key(max_file_bytes: int) -> str:
     )
 
 
-def load_cache(state_dir: Path, key: str) -> dict[str, Entry]:
-    """The entries stored under `key`; empty when there is no usable cache."""
+@dataclass(frozen=True)
+class Stored:
+    """A cache as read: its entries, how many changes were appended to its snapshot,
+    and whether more may be appended (the file is whole and has this key)."""
+
+    entries: dict[str, Entry]
+    changes: int
+    appendable: bool
+
+
+def load_cache(state_dir: Path, key: str) -> Stored:
+    """The entries stored under `key`; none when there is no usable cache."""
     path = state_dir / CACHE_NAME
+    entries: dict[str, Entry] = {}
+    changes = 0
     try:
         with path.open("rb") as stream:
             if stream.readline() != _header(key):
-                return {}
-            entries = _Unpickler(stream).load()
+                return Stored({}, 0, False)
+            snapshot = _Unpickler(stream).load()
+            if not isinstance(snapshot, dict):
+                return Stored({}, 0, False)
+            entries = snapshot
+            while stream.peek(1):
+                added, removed = _Unpickler(stream).load()
+                entries.update(added)
+                for name in removed:
+                    entries.pop(name, None)
+                changes += len(added) + len(removed)
     except FileNotFoundError:
-        return {}
-    except Exception as exc:  # any damage at all means: no cache
-        log.warning("%s: ignoring an unreadable parse cache (%s)", path, type(exc).__name__)
-        return {}
-    return entries if isinstance(entries, dict) else {}
+        return Stored({}, 0, False)
+    except Exception as exc:  # damage: keep what was read whole, write anew next time
+        log.warning("%s: parse cache damaged (%s), rebuilding it", path, type(exc).__name__)
+        return Stored(entries, changes, False)
+    return Stored(entries, changes, True)
 
 
 def save_cache(state_dir: Path, key: str, entries: Mapping[str, Entry]) -> None:
-    """Store `entries` under `key`, atomically; a failure is logged, not raised.
-
-    Call only under the build lock (see `lock`).
-    """
+    """Replace the cache with a snapshot of `entries`, atomically; a failure is
+    logged, not raised. Call only under the build lock (see `lock`)."""
     path = state_dir / CACHE_NAME
     for leftover in state_dir.glob(f".{CACHE_NAME}.*"):  # from a build that was killed
         leftover.unlink(missing_ok=True)
@@ -159,6 +190,18 @@ def save_cache(state_dir: Path, key: str, entries: Mapping[str, Entry]) -> None:
         log.warning("%s: cannot store the parse cache (%s)", path, exc.strerror or exc)
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
+
+
+def append_changes(state_dir: Path, added: Mapping[str, Entry], removed: Collection[str]) -> None:
+    """Append changes to the cache `load_cache` found appendable; a failure is
+    logged, not raised. Call only under the build lock (see `lock`)."""
+    path = state_dir / CACHE_NAME
+    data = pickle.dumps((dict(added), tuple(removed)), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with path.open("ab") as stream:
+            stream.write(data)
+    except OSError as exc:
+        log.warning("%s: cannot store the parse cache (%s)", path, exc.strerror or exc)
 
 
 def _header(key: str) -> bytes:

@@ -107,7 +107,7 @@ def test_a_cache_cannot_make_objects_or_run_code(config: Config, three: list[Pat
     path = config.state_dir / CACHE_NAME
     header = path.read_bytes().split(b"\n", 1)[0] + b"\n"
     path.write_bytes(header + pickle.dumps({"x": (1, 2, "d", Path("/"))}))
-    assert load_cache(config.state_dir, header[:-1].decode().split(" ", 2)[2]) == {}
+    assert load_cache(config.state_dir, header[:-1].decode().split(" ", 2)[2]).entries == {}
 
 
 def test_another_parser_version_ignores_the_cache(
@@ -167,5 +167,59 @@ def test_deleted_files_leave_the_feeds_and_the_cache(
     report = run_build(config, BuildOptions(force=True), NOW)
     assert report.articles == 1
     assert b"Beta story" not in (config.output / "all.atom").read_bytes()
-    entries = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    entries = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes)).entries
     assert [Path(p).name for p in entries] == ["a.txt"]
+
+
+def test_small_changes_are_appended_and_read_back(
+    config: Config, three: list[Path], write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    cached_collect(config)
+    path = config.state_dir / CACHE_NAME
+    snapshot = path.read_bytes()
+    write_article("c.txt", title="Gamma story", webUrl="https://c.example/3")
+    three[1].unlink()
+    expected = cached_collect(config)
+    grown = path.read_bytes()
+    assert grown.startswith(snapshot) and len(grown) > len(snapshot)  # appended, not rewritten
+    stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    assert sorted(Path(p).name for p in stored.entries) == ["a.txt", "bad.txt", "c.txt"]
+    assert (stored.changes, stored.appendable) == (2, True)
+    parsed_paths.clear()
+    assert cached_collect(config) == expected
+    assert parsed_paths == []
+
+
+def test_a_change_cut_short_costs_a_parse_and_a_new_snapshot(
+    config: Config, three: list[Path], write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    cached_collect(config)
+    path = config.state_dir / CACHE_NAME
+    snapshot = path.read_bytes()
+    write_article("c.txt", title="Gamma story", webUrl="https://c.example/3")
+    expected = cached_collect(config)
+    path.write_bytes(path.read_bytes()[:-7])  # the append was killed half-way
+    parsed_paths.clear()
+    assert cached_collect(config) == expected
+    assert names(parsed_paths) == ["c.txt"]
+    assert not path.read_bytes().startswith(snapshot)  # a new snapshot replaced it
+    parsed_paths.clear()
+    assert cached_collect(config) == expected
+    assert parsed_paths == []
+
+
+def test_many_changes_are_folded_into_a_new_snapshot(
+    config: Config, write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    for index in range(120):
+        write_article(
+            f"{index:03}.txt", title=f"Story {index}", webUrl=f"https://x.example/{index}"
+        )
+    cached_collect(config)
+    for index in range(110):
+        write_article(
+            f"{index:03}.txt", title=f"Story {index} again", webUrl=f"https://x.example/{index}"
+        )
+    cached_collect(config)
+    stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    assert stored.changes == 0 and len(stored.entries) == 120
