@@ -12,7 +12,10 @@ packed article (see `compact`) or the reason it was rejected. Only results of
 reading a file's bytes are stored, never a failure to read it (which may go away
 with no change to the file). An entry is used only for a file of that size and
 mtime, so a stale or missing entry costs a parse, never a wrong result: a change
-cut short by a kill is simply not there.
+cut short by a kill is simply not there. A file modified less than `SETTLE_NS`
+before the build is not stored either: file systems keep mtimes in coarse ticks,
+and a same-size edit within the tick of the version read would look unchanged
+(git calls such index entries "racy").
 
 The key holds everything a result depends on besides the bytes: the parser's
 version, the source of the modules that parse, the YAML backends' versions, the
@@ -30,6 +33,7 @@ import logging
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +55,16 @@ Entry = tuple[int, int, str, Packed | str]
 #: What a file parsed to: (digest, packed article) or ("", rejection reason).
 Result = tuple[str, Packed | str]
 
+#: How long after its last modification a file's size and mtime are trusted to
+#: tell its versions apart (coarse timestamps: 2 s on FAT, a clock tick on Linux).
+SETTLE_NS = 2_000_000_000
+
 log = logging.getLogger(__name__)
+
+
+def settled_before() -> int:
+    """Files modified before this time (ns since the epoch) have settled."""
+    return time.time_ns() - SETTLE_NS
 
 
 def parse_with_cache(
@@ -63,7 +76,8 @@ def parse_with_cache(
     state_dir: Path | None,
 ) -> list[Result]:
     """What each of `paths` parsed to, in order; `stamps[i]` is the (size, mtime_ns)
-    the walk saw for `paths[i]` (None: unknown, so never cached).
+    the walk saw for `paths[i]` (None: unknown, so never cached, nor are files that
+    have not settled).
 
     With a `state_dir`, files whose stamp matches their cache entry are not read,
     the others are parsed over `jobs` processes (see `parallel`), and the cache is
@@ -85,12 +99,13 @@ def parse_with_cache(
             entries[name] = entry
         else:
             missing.append(index)
+    settled = settled_before()
     parsed = parse_files([names[i] for i in missing], max_bytes=max_bytes, jobs=jobs)
     added: dict[str, Entry] = {}
     for index, (cacheable, digest, payload) in zip(missing, parsed, strict=True):
         results[index] = (digest, payload)
         stamp = stamps[index]
-        if cacheable and stamp is not None:
+        if cacheable and stamp is not None and stamp[1] < settled:
             added[names[index]] = entries[names[index]] = (stamp[0], stamp[1], digest, payload)
     removed = cached.keys() - entries.keys()
     if state_dir is not None and (added or removed):

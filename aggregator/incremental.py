@@ -7,11 +7,12 @@ Both decisions compare against the record of the last successful build
 - `fingerprint`: a digest of every input of the build (the article files' paths,
   sizes and mtimes, the paths refused by the walk, the configuration, the
   options, the working directory, which rejections are named relative to, and
-  the aggregator's code and libraries). A build with the same fingerprint would
-  publish the same bytes, unless the clock reached `valid_until` (when an article
-  refused as dated in the future comes due) or an output file was changed or
-  removed since; otherwise `reusable_report` gives the last build's report (every
-  feed unchanged) and the build writes nothing.
+  the aggregator's code and libraries; none while a file has not settled, see
+  `cache.SETTLE_NS`). A build with the same fingerprint would publish the same
+  bytes, unless the clock reached `valid_until` (when an article refused as
+  dated in the future comes due) or an output file was changed or removed
+  since; otherwise `reusable_report` gives the last build's report (every feed
+  unchanged) and the build writes nothing.
 - `files`: for each output file, a digest of everything its bytes depend on (the
   feed's `FeedSpec`, with each article by a digest of it, and the renderer's
   code and libraries) and its size and mtime as written. A file whose digest is
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator import compact, fastyaml
+from aggregator.cache import settled_before
 from aggregator.config import Config
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
 from aggregator.output import publish
@@ -63,9 +65,16 @@ def _environment() -> str:
     return "|".join([_FORMAT, code_digest(), fastyaml.BACKEND, *versions])
 
 
-def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str:
+def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str | None:
     """A digest of every input of a build (see the module docstring); `options` is
-    the build's options, a dataclass whose repr says all of it."""
+    the build's options, a dataclass whose repr says all of it.
+
+    None when a file has not settled (see `cache.SETTLE_NS`): its size and mtime
+    might not tell this version from the next, so no later build may rely on them.
+    """
+    settled = settled_before()
+    if any(stamp is None or stamp[1] >= settled for stamp in found.stamps):
+        return None
     digest = hashlib.blake2b(digest_size=16)
     head = [_environment(), os.getcwd(), repr(config), repr(options), repr(found.rejected)]
     digest.update(repr(head).encode("utf-8", "surrogateescape"))
@@ -78,14 +87,16 @@ def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str
 
 def reusable_report(
     record: Mapping[str, Any] | None,
-    fingerprint: str,
+    fingerprint: str | None,
     *,
     config: Config,
     clock: datetime,
 ) -> BuildReport | None:
     """The last build's report, every feed unchanged, when this build would publish
     the same files (see the module docstring); None when it must run."""
-    if not record or config.fetch.enabled or record.get("fingerprint") != fingerprint:
+    if fingerprint is None or not record or config.fetch.enabled:
+        return None
+    if record.get("fingerprint") != fingerprint:
         return None
     try:
         valid_until = record.get("valid_until")
@@ -100,7 +111,7 @@ def reusable_report(
 
 def build_record(
     report: BuildReport,
-    fingerprint: str,
+    fingerprint: str | None,
     files: FileRecords,
     valid_until: datetime | None,
 ) -> dict[str, Any]:

@@ -223,3 +223,13 @@ def test_many_changes_are_folded_into_a_new_snapshot(
     cached_collect(config)
     stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
     assert stored.changes == 0 and len(stored.entries) == 120
+
+
+def test_files_that_have_not_settled_are_not_cached(
+    config: Config, three: list[Path], parsed_paths: list[str]
+) -> None:
+    three[0].write_text(three[0].read_text().replace("Alpha", "Delta"))  # mtime: now
+    first = cached_collect(config)
+    parsed_paths.clear()
+    assert cached_collect(config) == first
+    assert names(parsed_paths) == ["a.txt"]  # read again: the next edit may keep its mtime
