@@ -84,7 +84,7 @@ def collect(
     if found is None:
         found = find_article_files(config.sources)
     results = parse_with_cache(
-        found.paths,
+        found.names,
         found.stamps,
         max_bytes=config.max_file_bytes,
         jobs=config.jobs,
@@ -96,15 +96,15 @@ def collect(
     latest = clock + FUTURE_TOLERANCE
     due: datetime | None = None
     with _paused_gc():  # many long-lived objects and no cycles: collections only cost
-        for path, (digest, payload) in zip(found.paths, results, strict=True):
+        for name, (digest, payload) in zip(found.names, results, strict=True):
             if isinstance(payload, str):
-                rejected.append(Rejection(display_path(path), payload))
+                rejected.append(Rejection(display_path(Path(name)), payload))
                 continue
-            article = unpack(str(path), payload)
+            article = unpack(name, payload)
             if article.published > latest:
                 rejected.append(
                     Rejection(
-                        display_path(path),
+                        display_path(Path(name)),
                         f"publishedDateTime: {article.published.isoformat()} is in the future",
                     )
                 )
@@ -112,7 +112,7 @@ def collect(
                 continue
             articles.append(article)
             digests[article.source] = (article, digest)
-    files = len(found.paths) + len(found.rejected)
+    files = len(found.names) + len(found.rejected)
     return Collection(files, tuple(articles), tuple(rejected), digests, due)
 
 

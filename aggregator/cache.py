@@ -68,7 +68,7 @@ def settled_before() -> int:
 
 
 def parse_with_cache(
-    paths: Sequence[Path],
+    paths: Sequence[str],
     stamps: Sequence[FileStamp | None],
     *,
     max_bytes: int,
@@ -87,7 +87,7 @@ def parse_with_cache(
     key = cache_key(max_bytes)
     stored = load_cache(state_dir, key) if state_dir is not None else Stored({}, 0, False)
     cached = stored.entries
-    names = [str(path) for path in paths]
+    names = list(paths)
     results: list[Result | None] = [None] * len(names)
     entries: dict[str, Entry] = {}
     missing: list[int] = []

@@ -31,6 +31,7 @@ carries the reference's reason. tests/test_fastyaml.py holds both parsers to thi
 
 from __future__ import annotations
 
+import functools
 import re
 from types import ModuleType
 from typing import Any
@@ -83,12 +84,17 @@ _KEY = rf"(?!{_SPECIAL_WORD}:)[A-Za-z][A-Za-z0-9_]*"
 _ENTRY = rf"(?:{_KEY}:(?:[ ]{_VALUE}|(?![^\n]))|-[ ](?:{_KEY}:(?:[ ]{_VALUE}|(?![^\n]))|{_VALUE}))"
 _COMMENT = f"#[^\\t{_BAD}]*"
 _LINE = rf"[ ]{{0,16}}(?:{_ENTRY}|{_COMMENT})?"
-_PLAIN_SUBSET = re.compile(rf"{_LINE}(?:\n{_LINE})*")
+_PLAIN_SUBSET = rf"{_LINE}(?:\n{_LINE})*"
+
+
+@functools.cache
+def _plain_subset() -> re.Pattern[str]:
+    return re.compile(_PLAIN_SUBSET)  # on first use: builds that parse nothing skip it
 
 
 def in_plain_subset(text: str) -> bool:
     """True when PyYAML and `yaml_rs` are known to read `text` alike (see above)."""
-    return _PLAIN_SUBSET.fullmatch(text) is not None
+    return _plain_subset().fullmatch(text) is not None
 
 
 def load(text: str) -> dict[str, Any] | None:

@@ -79,7 +79,7 @@ def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str
     head = [_environment(), os.getcwd(), repr(config), repr(options), repr(found.rejected)]
     digest.update(repr(head).encode("utf-8", "surrogateescape"))
     listing = "\n".join(
-        f"{path}\t{stamp}" for path, stamp in zip(found.paths, found.stamps, strict=True)
+        f"{name}\t{stamp}" for name, stamp in zip(found.names, found.stamps, strict=True)
     )
     digest.update(listing.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()

@@ -10,6 +10,7 @@ overwrite.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -74,13 +75,18 @@ FileStamp = tuple[int, int]
 class FoundFiles:
     """What `find_article_files` saw: files to read, and paths refused outright.
 
-    `stamps[i]` is the size and modification time of the file `paths[i]` leads to
+    `names[i]` is the path of a file as a string, `paths[i]` the same as a Path;
+    `stamps[i]` is the size and modification time of the file it leads to
     (through a link), or None when it could not be seen; reading then says why.
     """
 
-    paths: tuple[Path, ...]
+    names: tuple[str, ...]
     rejected: tuple[Rejection, ...]
     stamps: tuple[FileStamp | None, ...] = ()
+
+    @functools.cached_property
+    def paths(self) -> tuple[Path, ...]:
+        return tuple(Path(name) for name in self.names)
 
 
 def find_article_files(roots: Iterable[Path]) -> FoundFiles:
@@ -92,7 +98,7 @@ def find_article_files(roots: Iterable[Path]) -> FoundFiles:
     A missing root raises `SourceError`: an empty publication is never what a user
     meant.
     """
-    paths: list[Path] = []
+    names: list[str] = []
     stamps: list[FileStamp | None] = []
     rejected: list[Rejection] = []
     for root in roots:
@@ -101,15 +107,14 @@ def find_article_files(roots: Iterable[Path]) -> FoundFiles:
             raise SourceError(str(root), reason)
         real_root = root.resolve()
         for entry in _walk(str(root), rejected):
-            path = Path(entry.path)
             if entry.is_symlink():
-                problem = _symlink_problem(path, real_root)
+                problem = _symlink_problem(Path(entry.path), real_root)
                 if problem:
-                    rejected.append(Rejection(str(path), problem))
+                    rejected.append(Rejection(entry.path, problem))
                     continue
-            paths.append(path)
+            names.append(entry.path)
             stamps.append(_stamp(entry))
-    return FoundFiles(tuple(paths), tuple(rejected), tuple(stamps))
+    return FoundFiles(tuple(names), tuple(rejected), tuple(stamps))
 
 
 def _walk(directory: str, rejected: list[Rejection]) -> Iterator[os.DirEntry[str]]:
