@@ -7,11 +7,9 @@ time; the clock is read only to time the build and to refuse far-future dates.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -95,36 +93,24 @@ def collect(
     rejected = list(found.rejected)
     latest = clock + FUTURE_TOLERANCE
     due: datetime | None = None
-    with _paused_gc():  # many long-lived objects and no cycles: collections only cost
-        for name, (digest, payload) in zip(found.names, results, strict=True):
-            if isinstance(payload, str):
-                rejected.append(Rejection(display_path(Path(name)), payload))
-                continue
-            article = unpack(name, payload)
-            if article.published > latest:
-                rejected.append(
-                    Rejection(
-                        display_path(Path(name)),
-                        f"publishedDateTime: {article.published.isoformat()} is in the future",
-                    )
+    for name, (digest, payload) in zip(found.names, results, strict=True):
+        if isinstance(payload, str):
+            rejected.append(Rejection(display_path(Path(name)), payload))
+            continue
+        article = unpack(name, payload)
+        if article.published > latest:
+            rejected.append(
+                Rejection(
+                    display_path(Path(name)),
+                    f"publishedDateTime: {article.published.isoformat()} is in the future",
                 )
-                due = article.published if due is None else min(due, article.published)
-                continue
-            articles.append(article)
-            digests[article.source] = (article, digest)
+            )
+            due = article.published if due is None else min(due, article.published)
+            continue
+        articles.append(article)
+        digests[article.source] = (article, digest)
     files = len(found.names) + len(found.rejected)
     return Collection(files, tuple(articles), tuple(rejected), digests, due)
-
-
-@contextmanager
-def _paused_gc() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def display_path(path: Path) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import logging
 import sys
@@ -49,6 +50,20 @@ log = logging.getLogger("aggregator")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A build holds hundreds of thousands of long-lived objects and makes no
+    # reference cycles worth collecting (peak memory is the same without the
+    # cyclic collector), which would otherwise scan them again and again: 10-20%
+    # of a build's time. Reference counting still frees everything.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _setup_logging(quiet=args.quiet, verbose=args.verbose)
