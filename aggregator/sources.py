@@ -106,13 +106,16 @@ def find_article_files(roots: Iterable[Path]) -> FoundFiles:
             reason = "source directory does not exist" if not root.exists() else "not a directory"
             raise SourceError(str(root), reason)
         real_root = root.resolve()
-        for entry in _walk(str(root), rejected):
+        top = str(root)
+        skip = 2 if top == "." else 0  # "./a" is "a" as a Path: spell names as Paths do
+        for entry in _walk(top, rejected):
+            name = entry.path[skip:]
             if entry.is_symlink():
-                problem = _symlink_problem(Path(entry.path), real_root)
+                problem = _symlink_problem(Path(name), real_root)
                 if problem:
-                    rejected.append(Rejection(entry.path, problem))
+                    rejected.append(Rejection(name, problem))
                     continue
-            names.append(entry.path)
+            names.append(name)
             stamps.append(_stamp(entry))
     return FoundFiles(tuple(names), tuple(rejected), tuple(stamps))
 

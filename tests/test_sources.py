@@ -234,3 +234,13 @@ def test_find_reports_size_and_time_of_what_each_path_leads_to(
     status = real.stat()
     assert [p.name for p in found.paths] == ["alias.txt", "real.txt"]
     assert found.stamps == ((status.st_size, status.st_mtime_ns),) * 2
+
+
+def test_names_are_spelt_as_paths_are(
+    corpus: Path, write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_article("sub/a.txt")
+    monkeypatch.chdir(corpus)
+    found = find_article_files([Path(".")])
+    assert found.names == ("sub/a.txt",)
+    assert found.names == tuple(str(p) for p in found.paths)
