@@ -13,27 +13,38 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from aggregator.cache import parse_with_cache
+from aggregator.compact import unpack
 from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
-from aggregator.errors import RefusedError, SourceError
+from aggregator.errors import RefusedError
 from aggregator.feedspec import EPOCH, FeedSpec
 from aggregator.fetch import FetchOutcome, default_user_agent, fetch_pages
 from aggregator.freshness import freshen, page_record
+from aggregator.incremental import (
+    PlannedFile,
+    build_record,
+    input_fingerprint,
+    plan_feed_files,
+    prepared_file,
+    reusable_report,
+    write_changed,
+)
 from aggregator.jsonfeed import render_json
 from aggregator.lock import build_lock
 from aggregator.merge import merge_stories, story_id_map
-from aggregator.model import Article, BuildReport, FeedResult, FetchSummary, Rejection, Story
-from aggregator.output import publish, remove_if_present, remove_stale_temporaries
+from aggregator.model import Article, BuildReport, FetchSummary, Rejection, Story
+from aggregator.output import remove_if_present, remove_stale_temporaries
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_stories, reference_time
-from aggregator.sources import find_article_files, read_article
+from aggregator.sources import FoundFiles, find_article_files
 from aggregator.state import (
     LAST_BUILD,
     load_story_ids,
@@ -61,6 +72,8 @@ FORMATS: tuple[tuple[str, Callable[[FeedSpec], bytes]], ...] = (
 #: The stylesheet every Atom and RSS feed names, at the top of the output.
 STYLESHEET = "feed.xsl"
 INDEX_HTML = "index.html"
+#: Output files that are not feeds (the report lists feeds only).
+INDEX_FILES = frozenset({STYLESHEET, OPML_NAME, INDEX_HTML})
 
 
 @dataclass(frozen=True)
@@ -75,36 +88,61 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class Collection:
-    """The articles read from the sources, and the files that were refused."""
+    """The articles read from the sources, and the files that were refused.
+
+    `digests` maps an article's source to the article and a digest of it (see
+    `compact.digest`), for telling changed feeds from unchanged ones. `due` is the
+    earliest publication time among the articles refused as being in the future.
+    """
 
     files: int
     articles: tuple[Article, ...]
     rejected: tuple[Rejection, ...]
+    digests: Mapping[str, tuple[Article, str]] = field(default_factory=dict)
+    due: datetime | None = None
 
 
-def collect(config: Config, clock: datetime) -> Collection:
-    """Read every article file under the configured sources."""
-    found = find_article_files(config.sources)
+def collect(
+    config: Config, clock: datetime, found: FoundFiles | None = None, *, cache: bool = False
+) -> Collection:
+    """Read every article file under the configured sources (or the `found` ones).
+
+    Files are parsed over `config.jobs` processes. With `cache`, unchanged files
+    are taken from the parse cache in the state directory and the cache is
+    updated: call it so only under the build lock.
+    """
+    if found is None:
+        found = find_article_files(config.sources)
+    results = parse_with_cache(
+        found.names,
+        found.stamps,
+        max_bytes=config.max_file_bytes,
+        jobs=config.jobs,
+        state_dir=config.state_dir if cache else None,
+    )
     articles: list[Article] = []
+    digests: dict[str, tuple[Article, str]] = {}
     rejected = list(found.rejected)
     latest = clock + FUTURE_TOLERANCE
-    for path in found.paths:
-        try:
-            article = read_article(path, max_bytes=config.max_file_bytes)
-        except SourceError as error:
-            rejected.append(Rejection(display_path(path), error.reason))
+    due: datetime | None = None
+    for name, (digest, payload) in zip(found.names, results, strict=True):
+        if isinstance(payload, str):
+            rejected.append(Rejection(display_path(Path(name)), payload))
             continue
+        article = unpack(name, payload)
         if article.published > latest:
             rejected.append(
                 Rejection(
-                    display_path(path),
+                    display_path(Path(name)),
                     f"publishedDateTime: {article.published.isoformat()} is in the future",
                 )
             )
+            due = article.published if due is None else min(due, article.published)
             continue
         articles.append(article)
-    files = len(found.paths) + len(found.rejected)
-    return Collection(files, tuple(articles), tuple(rejected))
+        digests[article.source] = (article, digest)
+    files = len(found.names) + len(found.rejected)
+    return Collection(files, tuple(articles), tuple(rejected), digests, due)
 
 
 def display_path(path: Path) -> str:
@@ -241,7 +279,10 @@ def _spec(
 ) -> FeedSpec:
     site = config.site
     base = _base_url(config)
-    previous = published.get(stem)
+    stories = tuple(ranked[: config.max_items])
+    # Only an empty feed takes its time from the file it replaces; a feed with
+    # stories must not depend on what the output held (nor render again for it).
+    previous = None if stories else published.get(stem)
     return FeedSpec(
         id=f"{base}{stem}",
         name=name,
@@ -251,7 +292,7 @@ def _spec(
         site_url=f"{base}{INDEX_HTML}",
         language=site.language,
         author=site.author,
-        stories=tuple(ranked[: config.max_items]),
+        stories=stories,
         topic_names=names,
         # Root-relative, so the browser fetches it from the feed's own origin:
         # Chromium applies only same-origin stylesheets.
@@ -314,24 +355,25 @@ def prune_feeds(stems: Iterable[str], output: Path) -> list[str]:
     return removed
 
 
-def output_files(
-    publication: Publication, config: Config
-) -> tuple[list[RenderedFile], dict[Path, bytes]]:
-    """The feeds, and every file of the output in the order it must appear.
+def output_plan(
+    publication: Publication, config: Config, digests: Mapping[str, tuple[Article, str]]
+) -> list[PlannedFile]:
+    """Every file of the output, in the order it must appear.
 
     The stylesheet comes before the feeds that name it; the feeds before the index
     files that list them, so a reader never meets a link to a missing file.
-    Orphans are among the feeds unless `publish.prune_orphans`.
+    Orphans are among the feeds unless `publish.prune_orphans`. Feeds are rendered
+    only when written (see `incremental.write_changed`).
     """
     kept = () if config.publish.prune_orphans else publication.orphans
-    feeds = render_feeds(publication.feeds + kept)
     site = config.site
     stylesheet = resources.files("aggregator").joinpath("assets", STYLESHEET).read_bytes()
-    files = {config.output / STYLESHEET: stylesheet}
-    files |= {config.output / feed.path: feed.data for feed in feeds}
-    files[config.output / OPML_NAME] = render_opml(site.title, publication.feeds)
-    files[config.output / INDEX_HTML] = render_index(site.title, site.language, publication.feeds)
-    return feeds, files
+    return [
+        prepared_file(STYLESHEET, stylesheet),
+        *plan_feed_files(publication.feeds + kept, FORMATS, digests),
+        prepared_file(OPML_NAME, render_opml(site.title, publication.feeds)),
+        prepared_file(INDEX_HTML, render_index(site.title, site.language, publication.feeds)),
+    ]
 
 
 def announce(config: Config, report: BuildReport) -> None:
@@ -362,7 +404,15 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
     started = time.perf_counter()
     with build_lock(config.state_dir):
         remove_stale_temporaries(config.output)
-        collection = collect(config, clock)
+        found = find_article_files(config.sources)
+        # The progress display is not an input: leave it out of the fingerprint.
+        fingerprint = input_fingerprint(config, dataclasses.replace(options, progress=None), found)
+        previous = read_record(config.state_dir, LAST_BUILD) or {}
+        reused = reusable_report(previous, fingerprint, config=config, clock=clock)
+        if reused is not None:  # same inputs as the last build: the same files
+            reused.seconds = time.perf_counter() - started
+            return reused
+        collection = collect(config, clock, found, cache=True)
         published = published_feeds(config.output)
         known_ids = load_story_ids(config.state_dir)
         ranking = rank_all(collection.articles, config, options.now, known_ids)
@@ -380,20 +430,23 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
             publication = select(ranking, config, published)
             report.articles = len(publication.stories)
             if not options.force:
-                previous = read_record(config.state_dir, LAST_BUILD) or {}
                 check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
             # Ids first: should writing the feeds fail, the next build still gives
             # these stories the ids their readers may already have seen.
             save_story_ids(config.state_dir, story_id_map(ranking.stories))
-            rendered, files = output_files(publication, config)
-            changed = publish(files)
-            report.feeds = [
-                FeedResult(f.path, f.entries, config.output / f.path in changed) for f in rendered
-            ]
+            planned = output_plan(publication, config, collection.digests)
+            written = previous.get("files")
+            results, files = write_changed(
+                planned, config.output, written if isinstance(written, dict) else {}
+            )
+            report.feeds = [r for r in results if r.path not in INDEX_FILES]
             if config.publish.prune_orphans:
                 orphans = (stem for stem, _ in publication.orphans)
                 report.pruned = prune_feeds(orphans, config.output)
-            write_record(config.state_dir, LAST_BUILD, {"articles": report.articles})
+            due = collection.due
+            valid_until = None if due is None else due - FUTURE_TOLERANCE
+            record = build_record(report, fingerprint, files, valid_until)
+            write_record(config.state_dir, LAST_BUILD, record)
     # Outside the lock: a slow hub must not hold up the next build.
     announce(config, report)
     report.seconds = time.perf_counter() - started

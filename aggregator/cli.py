@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import logging
 import sys
@@ -52,6 +53,20 @@ log = logging.getLogger("aggregator")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A build holds hundreds of thousands of long-lived objects and makes no
+    # reference cycles worth collecting (peak memory is the same without the
+    # cyclic collector), which would otherwise scan them again and again: 10-20%
+    # of a build's time. Reference counting still frees everything.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _setup_logging(quiet=args.quiet, verbose=args.verbose)
@@ -106,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
             help="article directory; repeatable; replaces the configured sources",
         )
         sub.add_argument("--drafts", action="store_true", help="include drafts")
+        sub.add_argument(
+            "--jobs",
+            type=_jobs,
+            metavar="N",
+            help="processes parsing article files; 0: one per core (config: jobs)",
+        )
         sub.add_argument("-q", "--quiet", action="store_true", help="print only problems")
         sub.add_argument("-v", "--verbose", action="store_true", help="print more detail")
         sub.add_argument(
@@ -115,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
         )
     build.add_argument("--out", metavar="DIR", help="output directory (config: output)")
     build.add_argument(
-        "--state-dir", metavar="DIR", help="lock, caches and build state (config: state_dir)"
+        "--state-dir", metavar="DIR", help="caches, lock and build state (config: state_dir)"
     )
     build.add_argument("--base-url", metavar="URL", help="URL where the output is served")
     build.add_argument(
@@ -173,6 +194,8 @@ def _config(args: argparse.Namespace) -> Config:
         changes["output"] = Path(args.out).resolve()
     if getattr(args, "state_dir", None):
         changes["state_dir"] = Path(args.state_dir).resolve()
+    if args.jobs is not None:
+        changes["jobs"] = args.jobs
     base_url = getattr(args, "base_url", None)
     if base_url:
         if not is_http_url(base_url):
@@ -181,6 +204,16 @@ def _config(args: argparse.Namespace) -> Config:
             )
         changes["site"] = dataclasses.replace(config.site, base_url=base_url)
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = -1
+    if jobs < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return jobs
 
 
 def _parse_now(text: str) -> datetime:

@@ -10,8 +10,10 @@ overwrite.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -21,9 +23,14 @@ from typing import Any
 import yaml
 from dateutil import parser as dateparser
 
+from aggregator import fastyaml
 from aggregator.errors import SourceError
 from aggregator.model import Article, Image, Provider, Rejection, Related
 from aggregator.text import is_http_url, one_line, xml_safe
+
+#: Bump on any change to what `parse_article` makes of given bytes: cached parse
+#: results of other versions are then ignored.
+PARSER_VERSION = 1
 
 ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".yaml", ".yml"})
 
@@ -60,12 +67,26 @@ class _ArticleLoader(_Loader):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
+#: What identifies a version of a file without reading it: (size, mtime in ns).
+FileStamp = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class FoundFiles:
-    """What `find_article_files` saw: files to read, and paths refused outright."""
+    """What `find_article_files` saw: files to read, and paths refused outright.
 
-    paths: tuple[Path, ...]
+    `names[i]` is the path of a file as a string, `paths[i]` the same as a Path;
+    `stamps[i]` is the size and modification time of the file it leads to
+    (through a link), or None when it could not be seen; reading then says why.
+    """
+
+    names: tuple[str, ...]
     rejected: tuple[Rejection, ...]
+    stamps: tuple[FileStamp | None, ...] = ()
+
+    @functools.cached_property
+    def paths(self) -> tuple[Path, ...]:
+        return tuple(Path(name) for name in self.names)
 
 
 def find_article_files(roots: Iterable[Path]) -> FoundFiles:
@@ -77,32 +98,68 @@ def find_article_files(roots: Iterable[Path]) -> FoundFiles:
     A missing root raises `SourceError`: an empty publication is never what a user
     meant.
     """
-    paths: list[Path] = []
+    names: list[str] = []
+    stamps: list[FileStamp | None] = []
     rejected: list[Rejection] = []
     for root in roots:
         if not root.is_dir():
             reason = "source directory does not exist" if not root.exists() else "not a directory"
             raise SourceError(str(root), reason)
         real_root = root.resolve()
-        for path in _walk(root, rejected):
-            if path.is_symlink():
-                problem = _symlink_problem(path, real_root)
+        top = str(root)
+        skip = 2 if top == "." else 0  # "./a" is "a" as a Path: spell names as Paths do
+        for entry in _walk(top, rejected):
+            name = entry.path[skip:]
+            if entry.is_symlink():
+                problem = _symlink_problem(Path(name), real_root)
                 if problem:
-                    rejected.append(Rejection(str(path), problem))
+                    rejected.append(Rejection(name, problem))
                     continue
-            paths.append(path)
-    return FoundFiles(tuple(paths), tuple(rejected))
+            names.append(name)
+            stamps.append(_stamp(entry))
+    return FoundFiles(tuple(names), tuple(rejected), tuple(stamps))
 
 
-def _walk(root: Path, rejected: list[Rejection]) -> Iterator[Path]:
-    def on_error(error: OSError) -> None:
-        rejected.append(Rejection(str(error.filename), f"cannot list directory: {error.strerror}"))
+def _walk(directory: str, rejected: list[Rejection]) -> Iterator[os.DirEntry[str]]:
+    """Article files (and links) in `directory`, sorted by name, then its
+    subdirectories' in name order; like os.walk, links to directories are not
+    entered and a directory that cannot be listed is reported."""
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as error:
+        rejected.append(Rejection(directory, f"cannot list directory: {error.strerror}"))
+        return
+    subdirectories = []
+    for entry in entries:
+        if _is_directory(entry):
+            if not entry.is_symlink():
+                subdirectories.append(entry.path)
+        elif _suffix(entry.name).lower() in ARTICLE_SUFFIXES:
+            yield entry
+    for subdirectory in subdirectories:
+        yield from _walk(subdirectory, rejected)
 
-    for directory, subdirs, files in os.walk(root, onerror=on_error):
-        subdirs.sort()
-        for name in sorted(files):
-            if Path(name).suffix.lower() in ARTICLE_SUFFIXES:
-                yield Path(directory, name)
+
+def _is_directory(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _suffix(name: str) -> str:
+    """The suffix as `PurePath.suffix` has it ('.txt'; '' for '.txt' or 'a.')."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def _stamp(entry: os.DirEntry[str]) -> FileStamp | None:
+    try:
+        status = entry.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 def _symlink_problem(path: Path, real_root: Path) -> str | None:
@@ -121,6 +178,11 @@ def _symlink_problem(path: Path, real_root: Path) -> str | None:
 
 def read_article(path: Path, *, max_bytes: int) -> Article:
     """Read and validate one article file; raises `SourceError` naming the problem."""
+    return parse_article(read_file(path, max_bytes=max_bytes), str(path))
+
+
+def read_file(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of an article file; `SourceError` when it cannot or must not be read."""
     where = str(path)
     try:
         if not path.is_file():
@@ -134,11 +196,15 @@ def read_article(path: Path, *, max_bytes: int) -> Article:
         raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
         raise SourceError(where, f"file is over the {max_bytes}-byte limit")
-    return parse_article(data, where)
+    return data
 
 
 def parse_article(data: bytes, where: str) -> Article:
-    """An `Article` from the bytes of an article file; `where` names it in errors."""
+    """An `Article` from the bytes of an article file; `where` names it in errors.
+
+    A function of `data` and `where` alone (and of `PARSER_VERSION`): results may
+    be cached by file content.
+    """
     text = decode(data, where)
     front_matter, body = split_front_matter(text, where)
     mapping = load_front_matter(front_matter, where)
@@ -162,17 +228,30 @@ def decode(data: bytes, where: str) -> str:
 
 def split_front_matter(text: str, where: str) -> tuple[str, str]:
     """The YAML between the opening `---` line and the closing line, and the body."""
-    lines = text.split("\n")
-    if lines[0].rstrip() != "---":
+    first_end = text.find("\n")
+    if (text if first_end < 0 else text[:first_end]).rstrip() != "---":
         raise SourceError(where, "expected the file to start with a '---' line (front matter)")
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() in ("---", "..."):
-            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]).strip()
-    raise SourceError(where, "front matter is never closed: expected a second '---' line")
+    closing = _CLOSING_LINE.search(text, first_end) if first_end >= 0 else None
+    if closing is None:
+        raise SourceError(where, "front matter is never closed: expected a second '---' line")
+    return text[first_end + 1 : closing.start()], text[closing.end() + 1 :].strip()
+
+
+# A newline, then a line that is "---" or "..." once trailing whitespace (as
+# str.rstrip sees it) is stripped. Only "\n" separates lines here: `decode` made
+# every line break one.
+_CLOSING_LINE = re.compile(r"\n(?:---|\.\.\.)[^\S\n]*(?=\n|\Z)")
 
 
 def load_front_matter(front_matter: str, where: str) -> dict[str, Any]:
-    """The front matter as a mapping, loaded safely (see the module docstring)."""
+    """The front matter as a mapping, loaded safely (see the module docstring).
+
+    PyYAML is the reference; `fastyaml` may answer first, and only where it gives the
+    same mapping. Every rejection carries the reference's reason.
+    """
+    fast = fastyaml.load(front_matter)
+    if fast is not None:
+        return fast
     try:
         document = yaml.load(front_matter, Loader=_ArticleLoader)  # a safe loader, see above
     except yaml.MarkedYAMLError as exc:
@@ -180,6 +259,8 @@ def load_front_matter(front_matter: str, where: str) -> dict[str, Any]:
         at = f" at line {mark.line + 2}" if mark else ""
         raise SourceError(where, f"invalid YAML{at}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
+        raise SourceError(where, f"invalid YAML: {exc}") from None
+    except (ValueError, OverflowError) as exc:  # a timestamp such as 30 February
         raise SourceError(where, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise SourceError(where, "invalid YAML: nested too deeply") from None
@@ -386,17 +467,27 @@ class _Fields:
         return tuple(related)
 
 
+_FILL_A = datetime(2000, 1, 1)
+_FILL_B = datetime(2001, 2, 2)
+
+
 def as_utc(value: Any) -> datetime:
     """A timezone-aware UTC datetime from a YAML timestamp, a date or a string.
 
-    A time without a zone is taken as UTC. Raises ValueError for anything else.
+    A time without a zone is taken as UTC; a date without a time is midnight. Raises
+    ValueError for anything else, and for a text without year, month or day (which
+    would depend on the day it is read).
     """
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
         moment = datetime.combine(value, time())
     elif isinstance(value, str):
-        moment = dateparser.parse(value.strip())
+        # dateutil fills a missing year, month or day in from today: such a text
+        # would mean another time tomorrow, so it is refused.
+        moment = dateparser.parse(value.strip(), default=_FILL_A)
+        if dateparser.parse(value.strip(), default=_FILL_B) != moment:
+            raise ValueError(f"{value!r} lacks a year, month or day")
     else:
         raise TypeError(type(value).__name__)
     if moment.tzinfo is None:

@@ -13,6 +13,8 @@ reported and skipped.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import re
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from aggregator import __version__
 from aggregator.errors import EmitError
 from aggregator.output import write_if_changed
 
@@ -80,3 +83,24 @@ def save_story_ids(state_dir: Path, ids: Mapping[str, str]) -> bool:
     return write_record(
         state_dir, STORY_IDS_FILE, {"format": _FORMAT, "story_ids": dict(sorted(ids.items()))}
     )
+
+
+@functools.cache
+def code_digest(*modules: str) -> str:
+    """A digest of the aggregator's version and the source of the named modules of
+    the package (all of them when none is named).
+
+    State derived by other code is stale even when nobody bumped a version, so
+    caches are keyed by this too. A module whose source cannot be read (an
+    installation without .py files) counts by the version alone.
+    """
+    package = Path(__file__).resolve().parent
+    files = [package / f"{name}.py" for name in modules] or sorted(package.glob("*.py"))
+    digest = hashlib.blake2b(__version__.encode("utf-8"), digest_size=16)
+    for path in files:
+        digest.update(b"\0" + path.name.encode("utf-8") + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"?")
+    return digest.hexdigest()

@@ -16,8 +16,16 @@ def xml_safe(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text)
 
 
+# Text that one_line would leave as it is: words of allowed characters joined by
+# single spaces. Most text is like this; it skips two substitutions.
+_WORD = "[^\\s\x00-\x08\x0e-\x1f\ud800-\udfff\ufffe\uffff]+"
+_ONE_LINE = re.compile(f"{_WORD}(?: {_WORD})*")
+
+
 def one_line(text: str, limit: int) -> str:
     """`text` made XML-safe, its whitespace collapsed, cut to `limit` characters."""
+    if _ONE_LINE.fullmatch(text):
+        return shorten(text, limit)
     return shorten(_WHITESPACE.sub(" ", xml_safe(text)).strip(), limit)
 
 
@@ -32,8 +40,16 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
+# The common case, decided without urlsplit: scheme, "//", a host of letters,
+# digits, dots and dashes (no user, port or brackets), then the end or a path,
+# query or fragment. urlsplit would find that host too, so the answer is the same.
+_PLAIN_HTTP_URL = re.compile(r"(?i:https?)://[A-Za-z0-9.-]+(?:[/?#]|\Z)")
+
+
 def is_http_url(url: str) -> bool:
     """True for an absolute http or https URL with a host."""
+    if _PLAIN_HTTP_URL.match(url):
+        return True
     try:
         parts = urlsplit(url)
         return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,6 +64,14 @@ def article_text(fields: dict[str, Any], body: str = "") -> str:
 WriteArticle = Callable[..., Path]
 
 
+def settle(path: Path) -> None:
+    """Date the file's mtime a minute back, as if written well before the build:
+    caches trust only files that have settled (see aggregator.cache.SETTLE_NS).
+    Each call gives another mtime, so rewrites still show."""
+    mtime = time.time_ns() - 60_000_000_000
+    os.utime(path, ns=(mtime, mtime))
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     directory = tmp_path / "articles"
@@ -71,12 +81,13 @@ def corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def write_article(corpus: Path) -> WriteArticle:
-    """write_article(name, **fields) writes an article file into the corpus."""
+    """write_article(name, **fields) writes an article file into the corpus (settled)."""
 
     def write(name: str, body: str = "", **fields: Any) -> Path:
         path = corpus / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(article_text(front_matter(**fields), body), encoding="utf-8")
+        settle(path)
         return path
 
     return write

@@ -150,3 +150,17 @@ def test_sample_corpus_builds_cleanly(tmp_path: Path) -> None:
     assert report["rejected"] == []
     assert report["duplicates"] >= 8 and report["drafts"] >= 6
     assert (tmp_path / "feeds" / "topics" / "aws-ai.rss").is_file()
+
+
+def test_state_dir_and_jobs_options(project: Path) -> None:
+    result = run("build", "--state-dir", "elsewhere/state", "--jobs", "2", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (project / "elsewhere" / "state" / "parse-cache.pickle").is_file()
+    assert not (project / ".aggregator").exists()
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_bad_jobs_is_a_usage_error(project: Path, value: str) -> None:
+    result = run("build", "--jobs", value, cwd=project)
+    assert result.returncode == 2
+    assert "--jobs: expected a whole number of 0 or more" in result.stderr

@@ -62,6 +62,9 @@ def test_body_after_front_matter_is_kept() -> None:
         ({"webUrl": "javascript:alert(1)"}, "webUrl: expected an absolute http or https URL"),
         ({"publishedDateTime": "yesterday-ish"}, "publishedDateTime: expected a date and time"),
         ({"publishedDateTime": "2026-02-30T10:00:00Z"}, "publishedDateTime: expected a date"),
+        ({"publishedDateTime": "10:30"}, "publishedDateTime: expected a date"),
+        ({"publishedDateTime": "June 15 10:30"}, "publishedDateTime: expected a date"),
+        ({"publishedDateTime": "2026-06 10:30"}, "publishedDateTime: expected a date"),
         ({"heat": "very"}, "heat: expected a number"),
         ({"heat": True}, "heat: expected a number"),
         ({"quality": float("nan")}, "quality: expected a finite number"),
@@ -101,6 +104,13 @@ def test_zoneless_time_is_utc_and_zones_are_converted() -> None:
     assert naive.published == zoned.published == expected  # type: ignore[attr-defined]
 
 
+def test_a_text_date_means_the_same_time_whatever_day_it_is_read() -> None:
+    article = parse(article_text(front_matter(publishedDateTime="15 June 2026 10:30")))
+    assert article.published == datetime(2026, 6, 15, 10, 30, tzinfo=UTC)  # type: ignore[attr-defined]
+    article = parse(article_text(front_matter(publishedDateTime="June 15, 2026")))
+    assert article.published == datetime(2026, 6, 15, tzinfo=UTC)  # type: ignore[attr-defined]
+
+
 def test_unusable_optional_links_are_dropped_not_fatal() -> None:
     article = parse(
         article_text(
@@ -129,6 +139,8 @@ def test_unusable_optional_links_are_dropped_not_fatal() -> None:
         (b"---\ntitle: a\ntitle: b\n---\n", "duplicate key 'title'"),
         (b"---\ntitle: !!python/object/apply:os.system ['true']\n---\n", "invalid YAML"),
         (b"---\na: &x [1]\nb: *x\n---\n", "aliases (*name) are not allowed"),
+        (b"---\npublishedDateTime: 2026-02-30\n---\n", "invalid YAML: day is out of range"),
+        (b"---\nx: 2026-01-01T10:00:60Z\n---\n", "invalid YAML: second must be in 0..59"),
     ],
 )
 def test_unreadable_files_get_a_clear_reason(data: bytes, expected: str) -> None:
@@ -225,3 +237,24 @@ def test_unreadable_file_is_rejected_with_the_systems_reason(
     monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(SourceError, match="cannot read: Permission denied"):
         read_article(path, max_bytes=10_000)
+
+
+def test_find_reports_size_and_time_of_what_each_path_leads_to(
+    corpus: Path, write_article: WriteArticle
+) -> None:
+    real = write_article("real.txt")
+    os.symlink(real, corpus / "alias.txt")
+    found = find_article_files([corpus])
+    status = real.stat()
+    assert [p.name for p in found.paths] == ["alias.txt", "real.txt"]
+    assert found.stamps == ((status.st_size, status.st_mtime_ns),) * 2
+
+
+def test_names_are_spelt_as_paths_are(
+    corpus: Path, write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_article("sub/a.txt")
+    monkeypatch.chdir(corpus)
+    found = find_article_files([Path(".")])
+    assert found.names == ("sub/a.txt",)
+    assert found.names == tuple(str(p) for p in found.paths)

@@ -1,0 +1,235 @@
+"""The parse cache: what each article file parsed to, so an unchanged file is not
+read again.
+
+One file in the state directory, `parse-cache.pickle`: a first line with the
+format and the cache's key, then pickles: a snapshot `{path: Entry}`, then any
+number of changes `({path: Entry}, (removed path, ...))` appended by later builds,
+so that a build which parsed a few files writes a few entries, not all. When the
+changes add up to a quarter of the snapshot, or the file is damaged, the next
+build writes a new snapshot (atomically, by renaming). An entry is the file's size
+and modification time when it was read, a digest of the file, and the result: a
+packed article (see `compact`) or the reason it was rejected. Only results of
+reading a file's bytes are stored, never a failure to read it (which may go away
+with no change to the file). An entry is used only for a file of that size and
+mtime, so a stale or missing entry costs a parse, never a wrong result: a change
+cut short by a kill is simply not there. A file modified less than `SETTLE_NS`
+before the build is not stored either: file systems keep mtimes in coarse ticks,
+and a same-size edit within the tick of the version read would look unchanged
+(git calls such index entries "racy").
+
+The key holds everything a result depends on besides the bytes: the parser's
+version, the source of the modules that parse, the YAML backends' versions, the
+packed layout and the size limit. A missing, unreadable, corrupt or differently
+keyed cache is an empty one: the build is slower, never different. Unpickling
+admits no class but the datetime ones, so a damaged or planted file cannot run
+code. A file edited with its size and modification time both restored is not
+noticed, as with make or rsync.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aggregator import __version__, fastyaml
+from aggregator.compact import LAYOUT, PACKED_LENGTH, Packed
+from aggregator.parallel import parse_files
+from aggregator.sources import PARSER_VERSION, FileStamp
+from aggregator.state import code_digest
+
+CACHE_NAME = "parse-cache.pickle"
+_FORMAT = "aggregator-parse-cache 1"
+_PARSING_MODULES = ("sources", "fastyaml", "text", "model", "compact", "errors")
+
+#: (size, mtime_ns, digest, packed article or rejection reason)
+Entry = tuple[int, int, str, Packed | str]
+
+#: What a file parsed to: (digest, packed article) or ("", rejection reason).
+Result = tuple[str, Packed | str]
+
+#: How long after its last modification a file's size and mtime are trusted to
+#: tell its versions apart (coarse timestamps: 2 s on FAT, a clock tick on Linux).
+SETTLE_NS = 2_000_000_000
+
+log = logging.getLogger(__name__)
+
+
+def settled_before() -> int:
+    """Files modified before this time (ns since the epoch) have settled."""
+    return time.time_ns() - SETTLE_NS
+
+
+def parse_with_cache(
+    paths: Sequence[str],
+    stamps: Sequence[FileStamp | None],
+    *,
+    max_bytes: int,
+    jobs: int,
+    state_dir: Path | None,
+) -> list[Result]:
+    """What each of `paths` parsed to, in order; `stamps[i]` is the (size, mtime_ns)
+    the walk saw for `paths[i]` (None: unknown, so never cached, nor are files that
+    have not settled).
+
+    With a `state_dir`, files whose stamp matches their cache entry are not read,
+    the others are parsed over `jobs` processes (see `parallel`), and the cache is
+    brought up to date with these paths (call under the build lock). Without one,
+    every file is parsed and nothing is stored.
+    """
+    key = cache_key(max_bytes)
+    stored = load_cache(state_dir, key) if state_dir is not None else Stored({}, 0, False)
+    cached = stored.entries
+    names = list(paths)
+    results: list[Result | None] = [None] * len(names)
+    entries: dict[str, Entry] = {}
+    missing: list[int] = []
+    for index, (name, stamp) in enumerate(zip(names, stamps, strict=True)):
+        entry = cached.get(name)
+        if stamp is not None and _usable(entry, stamp):
+            assert entry is not None
+            results[index] = (entry[2], entry[3])
+            entries[name] = entry
+        else:
+            missing.append(index)
+    settled = settled_before()
+    parsed = parse_files([names[i] for i in missing], max_bytes=max_bytes, jobs=jobs)
+    added: dict[str, Entry] = {}
+    for index, (cacheable, digest, payload) in zip(missing, parsed, strict=True):
+        results[index] = (digest, payload)
+        stamp = stamps[index]
+        if cacheable and stamp is not None and stamp[1] < settled:
+            added[names[index]] = entries[names[index]] = (stamp[0], stamp[1], digest, payload)
+    removed = cached.keys() - entries.keys()
+    if state_dir is not None and (added or removed):
+        changes = stored.changes + len(added) + len(removed)
+        if stored.appendable and changes <= max(len(entries) // 4, 100):
+            append_changes(state_dir, added, removed)
+        else:
+            save_cache(state_dir, key, entries)
+    return [result for result in results if result is not None]
+
+
+def _usable(entry: object, stamp: FileStamp) -> bool:
+    """An entry of the right shape for the file as it is now."""
+    return (
+        isinstance(entry, tuple)
+        and len(entry) == 4
+        and entry[0] == stamp[0]
+        and entry[1] == stamp[1]
+        and isinstance(entry[2], str)
+        and (
+            isinstance(entry[3], str)
+            or (isinstance(entry[3], tuple) and len(entry[3]) == PACKED_LENGTH)
+        )
+    )
+
+
+def cache_key(max_file_bytes: int) -> str:
+    """Everything a parse result depends on besides the file's bytes and path."""
+    import dateutil
+    import yaml
+
+    return "|".join(
+        [
+            f"parser {PARSER_VERSION}",
+            f"aggregator {__version__}",
+            fastyaml.BACKEND,
+            f"pyyaml {yaml.__version__}",
+            f"dateutil {getattr(dateutil, '__version__', '?')}",
+            f"limit {max_file_bytes}",
+            f"code {code_digest(*_PARSING_MODULES)}",
+            LAYOUT,
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A cache as read: its entries, how many changes were appended to its snapshot,
+    and whether more may be appended (the file is whole and has this key)."""
+
+    entries: dict[str, Entry]
+    changes: int
+    appendable: bool
+
+
+def load_cache(state_dir: Path, key: str) -> Stored:
+    """The entries stored under `key`; none when there is no usable cache."""
+    path = state_dir / CACHE_NAME
+    entries: dict[str, Entry] = {}
+    changes = 0
+    try:
+        with path.open("rb") as stream:
+            if stream.readline() != _header(key):
+                return Stored({}, 0, False)
+            snapshot = _Unpickler(stream).load()
+            if not isinstance(snapshot, dict):
+                return Stored({}, 0, False)
+            entries = snapshot
+            while stream.peek(1):
+                added, removed = _Unpickler(stream).load()
+                entries.update(added)
+                for name in removed:
+                    entries.pop(name, None)
+                changes += len(added) + len(removed)
+    except FileNotFoundError:
+        return Stored({}, 0, False)
+    except Exception as exc:  # damage: keep what was read whole, write anew next time
+        log.warning("%s: parse cache damaged (%s), rebuilding it", path, type(exc).__name__)
+        return Stored(entries, changes, False)
+    return Stored(entries, changes, True)
+
+
+def save_cache(state_dir: Path, key: str, entries: Mapping[str, Entry]) -> None:
+    """Replace the cache with a snapshot of `entries`, atomically; a failure is
+    logged, not raised. Call only under the build lock (see `lock`)."""
+    path = state_dir / CACHE_NAME
+    for leftover in state_dir.glob(f".{CACHE_NAME}.*"):  # from a build that was killed
+        leftover.unlink(missing_ok=True)
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{CACHE_NAME}.")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(_header(key))
+            pickle.dump(dict(entries), stream, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("%s: cannot store the parse cache (%s)", path, exc.strerror or exc)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+
+
+def append_changes(state_dir: Path, added: Mapping[str, Entry], removed: Collection[str]) -> None:
+    """Append changes to the cache `load_cache` found appendable; a failure is
+    logged, not raised. Call only under the build lock (see `lock`)."""
+    path = state_dir / CACHE_NAME
+    data = pickle.dumps((dict(added), tuple(removed)), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with path.open("ab") as stream:
+            stream.write(data)
+    except OSError as exc:
+        log.warning("%s: cannot store the parse cache (%s)", path, exc.strerror or exc)
+
+
+def _header(key: str) -> bytes:
+    return f"{_FORMAT} {key}\n".encode()
+
+
+class _Unpickler(pickle.Unpickler):
+    """Plain data and datetimes only: a cache file cannot make objects of any other
+    class, nor run code."""
+
+    _ALLOWED = frozenset({"datetime", "date", "timezone", "timedelta"})
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "datetime" and name in self._ALLOWED:
+            return getattr(datetime, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a parse cache")

@@ -1,0 +1,275 @@
+"""Doing only the work that changed: no build at all when no input did, and no
+rendering of a feed whose content did not.
+
+Both decisions compare against the record of the last successful build
+(`state.LAST_BUILD`), which keeps:
+
+- `fingerprint`: a digest of every input of the build (the article files' paths,
+  sizes and mtimes, the paths refused by the walk, the configuration, the
+  options, the working directory, which rejections are named relative to, and
+  the aggregator's code and libraries; none while a file has not settled, see
+  `cache.SETTLE_NS`). A build with the same fingerprint would publish the same
+  bytes, unless the clock reached `valid_until` (when an article refused as
+  dated in the future comes due) or an output file was changed or removed
+  since; otherwise `reusable_report` gives the last build's report (every feed
+  unchanged) and the build writes nothing.
+- `files`: for each output file, a digest of everything its bytes depend on (the
+  feed's `FeedSpec`, with each article by a digest of it, and the renderer's
+  code and libraries) and its size and mtime as written. A file whose digest is
+  the same and which is still as written is not rendered again (`write_changed`).
+
+A missing or unreadable record only means more work. Fetching (config `fetch`)
+makes a build depend on the network, so with it on no build is ever skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aggregator import compact, fastyaml
+from aggregator.cache import settled_before
+from aggregator.config import Config
+from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
+from aggregator.output import publish
+from aggregator.sources import FoundFiles
+from aggregator.state import code_digest
+
+if TYPE_CHECKING:
+    from aggregator.feedspec import FeedSpec
+
+_FORMAT = "aggregator-incremental 1"
+
+#: For each output file (relative path): [digest, size, mtime_ns].
+FileRecords = dict[str, list[Any]]
+
+
+@cache
+def _environment() -> str:
+    """The code and libraries that decide what a build makes of its inputs."""
+    from importlib import metadata
+
+    versions = []
+    for name in ("feedgen", "lxml", "PyYAML", "python-dateutil", "anyascii"):
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} ?")
+    return "|".join([_FORMAT, code_digest(), fastyaml.BACKEND, *versions])
+
+
+def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str | None:
+    """A digest of every input of a build (see the module docstring); `options` is
+    the build's options, a dataclass whose repr says all of it.
+
+    None when a file has not settled (see `cache.SETTLE_NS`): its size and mtime
+    might not tell this version from the next, so no later build may rely on them.
+    """
+    settled = settled_before()
+    if any(stamp is None or stamp[1] >= settled for stamp in found.stamps):
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    head = [_environment(), os.getcwd(), repr(config), repr(options), repr(found.rejected)]
+    digest.update(repr(head).encode("utf-8", "surrogateescape"))
+    listing = "\n".join(
+        f"{name}\t{stamp}" for name, stamp in zip(found.names, found.stamps, strict=True)
+    )
+    digest.update(listing.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def reusable_report(
+    record: Mapping[str, Any] | None,
+    fingerprint: str | None,
+    *,
+    config: Config,
+    clock: datetime,
+) -> BuildReport | None:
+    """The last build's report, every feed unchanged, when this build would publish
+    the same files (see the module docstring); None when it must run."""
+    if fingerprint is None or not record or config.fetch.enabled:
+        return None
+    if record.get("fingerprint") != fingerprint:
+        return None
+    try:
+        valid_until = record.get("valid_until")
+        if valid_until is not None and clock >= datetime.fromisoformat(valid_until):
+            return None
+        if not _files_as_written(record["files"], config.output):
+            return None
+        return _report_from_json(record["report"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def build_record(
+    report: BuildReport,
+    fingerprint: str | None,
+    files: FileRecords,
+    valid_until: datetime | None,
+) -> dict[str, Any]:
+    """What a successful build leaves for the next one (see `reusable_report`)."""
+    summary = report.to_json()
+    del summary["seconds"]
+    return {
+        "articles": report.articles,
+        "fingerprint": fingerprint,
+        "valid_until": None if valid_until is None else valid_until.isoformat(),
+        "report": summary,
+        "files": files,
+    }
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """An output file as planned: `digest` covers everything `render` depends on."""
+
+    path: str  # relative to the output directory
+    entries: int
+    digest: str
+    render: Callable[[], bytes]
+
+
+def plan_feed_files(
+    feeds: Sequence[tuple[str, FeedSpec]],
+    formats: Sequence[tuple[str, Callable[[FeedSpec], bytes]]],
+    known: Mapping[str, tuple[Article, str]],
+) -> list[PlannedFile]:
+    """Every feed in every format, each with its digest. `known` maps an article's
+    source to the article and its digest (see `build.Collection`); an article not
+    there (or another object than that one) is digested from its fields."""
+    digests = _FeedDigests(known)
+    planned = []
+    for stem, spec in feeds:
+        content = digests.spec(spec)
+        for suffix, render in formats:
+            path = f"{stem}.{suffix}"
+            digest = hashlib.blake2b(digest_size=16)
+            digest.update(f"{_environment()}\n{path}\n{content}".encode())
+            planned.append(
+                PlannedFile(path, len(spec.stories), digest.hexdigest(), _renderer(render, spec))
+            )
+    return planned
+
+
+def prepared_file(path: str, data: bytes) -> PlannedFile:
+    """A file whose bytes are already known (cheap to make): its digest is theirs."""
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    return PlannedFile(path, 0, digest, lambda: data)
+
+
+def write_changed(
+    files: Sequence[PlannedFile], output: Path, previous: Mapping[str, Any]
+) -> tuple[list[FeedResult], FileRecords]:
+    """Render and publish the files whose digest changed or which are no longer as
+    the last build wrote them; `previous` is that build's file records.
+
+    Returns a result per file, in order (`changed` when its bytes were written),
+    and the file records for the next build. Raises `EmitError` as `publish` does.
+    """
+    stale = [f for f in files if not _as_written(previous.get(f.path), f.digest, output / f.path)]
+    written = publish({output / f.path: f.render() for f in stale})
+    records: FileRecords = {}
+    for planned in files:
+        stamp = _stamp(output / planned.path)
+        if stamp is not None:
+            records[planned.path] = [planned.digest, *stamp]
+    results = [FeedResult(f.path, f.entries, output / f.path in written) for f in files]
+    return results, records
+
+
+def _renderer(render: Callable[[FeedSpec], bytes], spec: FeedSpec) -> Callable[[], bytes]:
+    return lambda: render(spec)
+
+
+def _as_written(record: Any, digest: str, path: Path) -> bool:
+    if not isinstance(record, list) or len(record) != 3 or record[0] != digest:
+        return False
+    return _stamp(path) == (record[1], record[2])
+
+
+def _files_as_written(files: Mapping[str, Any], output: Path) -> bool:
+    return all(
+        isinstance(record, list)
+        and len(record) == 3
+        and _stamp(output / path) == (record[1], record[2])
+        for path, record in files.items()
+    )
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def _report_from_json(data: Mapping[str, Any]) -> BuildReport:
+    return BuildReport(
+        files=int(data["files"]),
+        rejected=[Rejection(str(r["path"]), str(r["reason"])) for r in data["rejected"]],
+        drafts=int(data["drafts"]),
+        articles=int(data["articles"]),
+        duplicates=int(data["duplicates"]),
+        topics=int(data["topics"]),
+        feeds=[FeedResult(str(f["path"]), int(f["entries"]), False) for f in data["feeds"]],
+    )
+
+
+class _FeedDigests:
+    """Digests of feed content, with each article stood in for by its digest."""
+
+    def __init__(self, known: Mapping[str, tuple[Article, str]]) -> None:
+        self._known = known
+        self._stories: dict[int, str] = {}
+        self._mappings: dict[int, str] = {}
+        self._keep: list[object] = []  # keeps memoised objects (and so their ids) alive
+
+    def article(self, article: Article) -> str:
+        entry = self._known.get(article.source)
+        if entry is not None and entry[0] is article:
+            return entry[1]
+        return compact.digest(compact.pack(article))
+
+    def story(self, story: Story) -> str:
+        token = self._stories.get(id(story))
+        if token is None:
+            token = repr([self._value(getattr(story, f.name)) for f in dataclasses.fields(story)])
+            self._stories[id(story)] = token
+            self._keep.append(story)
+        return token
+
+    def spec(self, spec: FeedSpec) -> str:
+        parts = []
+        for item in dataclasses.fields(spec):
+            value = getattr(spec, item.name)
+            if item.name == "stories":
+                parts.append(repr([self.story(story) for story in value]))
+            elif isinstance(value, Mapping):
+                parts.append(self._mapping(value))
+            else:
+                parts.append(repr(self._value(value)))
+        return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+    def _mapping(self, mapping: Mapping[Any, Any]) -> str:
+        token = self._mappings.get(id(mapping))
+        if token is None:
+            token = repr(sorted(mapping.items()))
+            self._mappings[id(mapping)] = token
+            self._keep.append(mapping)
+        return token
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, Article):
+            return self.article(value)
+        if isinstance(value, tuple) and value and isinstance(value[0], Article):
+            return tuple(self.article(a) for a in value)
+        return value

@@ -1,0 +1,87 @@
+"""Parsing article files on all cores.
+
+`parse_files` reads and parses files and returns one `Parsed` per path, in the
+order given, whether it ran in this process or in workers: the same values
+either way. Workers are started with the "spawn" method (a fresh interpreter
+that imports this module; nothing is inherited, so no global state leaks in
+and it works alike on every platform) and are used only when there are enough
+files to repay their start-up. They receive paths and send back packed tuples
+(see `compact`), the cheapest form to pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from aggregator.compact import Packed, pack
+from aggregator.errors import SourceError
+from aggregator.sources import parse_article, read_file
+
+#: (cacheable, digest, payload): the payload is a packed article or the reason the
+#: file was rejected. `digest` is a digest of the file's path and bytes, which is
+#: all the article depends on (besides the parser, which caches key on), or ""
+#: for a rejection. A failure to read the file is not cacheable: it may pass with
+#: no change to the file.
+Parsed = tuple[bool, str, Packed | str]
+
+#: A worker costs about as much to start as parsing this many files; fewer files
+#: per worker are parsed in this process instead.
+FILES_PER_WORKER = 1000
+#: Files sent to a worker at a time: large enough to make messages few, small
+#: enough to keep every worker busy until the end.
+CHUNK = 250
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - platforms without affinity
+
+
+def worker_count(jobs: int, files: int) -> int:
+    """Processes to parse `files` files with, for a `jobs` setting (0: all cores).
+
+    1 means this process alone.
+    """
+    wanted = jobs if jobs > 0 else available_cores()
+    return max(1, min(wanted, files // FILES_PER_WORKER))
+
+
+def parse_files(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Parsed]:
+    """`parse_one` for each path, in order, over up to `jobs` processes (0: all cores)."""
+    workers = worker_count(jobs, len(paths))
+    if workers == 1:
+        return [parse_one(path, max_bytes) for path in paths]
+    chunks = [(tuple(paths[i : i + CHUNK]), max_bytes) for i in range(0, len(paths), CHUNK)]
+    results: list[Parsed] = []
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        for part in pool.imap(_parse_chunk, chunks):
+            results.extend(part)
+    return results
+
+
+def parse_one(path: str, max_bytes: int) -> Parsed:
+    """Read and parse the file at `path` (see `Parsed`)."""
+    try:
+        data = read_file(Path(path), max_bytes=max_bytes)
+    except SourceError as error:
+        return False, "", error.reason
+    try:
+        packed = pack(parse_article(data, path))
+    except SourceError as error:
+        return True, "", error.reason
+    digest = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=16)
+    digest.update(b"\0")
+    digest.update(data)
+    return True, digest.hexdigest(), packed
+
+
+def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> list[Parsed]:
+    paths, max_bytes = chunk
+    return [parse_one(path, max_bytes) for path in paths]

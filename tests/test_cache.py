@@ -1,0 +1,235 @@
+"""The parse cache makes builds faster and never different."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from aggregator import cache, sources
+from aggregator.build import BuildOptions, collect, run_build
+from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
+from aggregator.config import Config
+from aggregator.parallel import Parsed
+from tests.conftest import NOW, WriteArticle
+
+
+@pytest.fixture
+def config(corpus: Path, tmp_path: Path) -> Config:
+    return dataclasses.replace(
+        Config(), sources=(corpus,), output=tmp_path / "feeds", state_dir=tmp_path / "state"
+    )
+
+
+@pytest.fixture
+def parsed_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths actually read and parsed, build after build."""
+    seen: list[str] = []
+    real = cache.parse_files
+
+    def spy(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Parsed]:
+        seen.extend(paths)
+        return real(paths, max_bytes=max_bytes, jobs=jobs)
+
+    monkeypatch.setattr(cache, "parse_files", spy)
+    return seen
+
+
+@pytest.fixture
+def three(write_article: WriteArticle) -> list[Path]:
+    return [
+        write_article("a.txt", title="Alpha story", webUrl="https://a.example/1"),
+        write_article("b.txt", title="Beta story", webUrl="https://b.example/2"),
+        write_article("bad.txt", webUrl="not a url"),
+    ]
+
+
+def cached_collect(config: Config) -> tuple[list[object], list[tuple[str, str]]]:
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    collection = collect(config, NOW, cache=True)
+    rejected = [(Path(r.path).name, r.reason) for r in collection.rejected]
+    return list(collection.articles), rejected
+
+
+def names(paths: list[str]) -> list[str]:
+    return sorted(Path(p).name for p in paths)
+
+
+def test_unchanged_files_are_not_read_again(
+    config: Config, three: list[Path], parsed_paths: list[str]
+) -> None:
+    first = cached_collect(config)
+    assert names(parsed_paths) == ["a.txt", "b.txt", "bad.txt"]
+    parsed_paths.clear()
+    assert cached_collect(config) == first  # rejections come from the cache too
+    assert parsed_paths == []
+
+
+def test_results_equal_an_uncached_read(config: Config, three: list[Path]) -> None:
+    cached_collect(config)
+    cached = cached_collect(config)
+    uncached = collect(config, NOW)
+    assert cached == (
+        list(uncached.articles),
+        [(Path(r.path).name, r.reason) for r in uncached.rejected],
+    )
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2]),
+        lambda path: path.write_bytes(b"garbage\x00\xff" * 100),
+        lambda path: path.write_bytes(b""),
+        lambda path: path.write_bytes(path.read_bytes().split(b"\n", 1)[0] + b"\n" + b"\x80"),
+    ],
+    ids=["truncated", "garbage", "empty", "bad pickle"],
+)
+def test_a_damaged_cache_means_a_full_read(
+    config: Config, three: list[Path], parsed_paths: list[str], damage: object
+) -> None:
+    first = cached_collect(config)
+    damage(config.state_dir / CACHE_NAME)  # type: ignore[operator]
+    parsed_paths.clear()
+    assert cached_collect(config) == first
+    assert names(parsed_paths) == ["a.txt", "b.txt", "bad.txt"]
+    parsed_paths.clear()
+    assert cached_collect(config) == first  # and the cache was written anew
+    assert parsed_paths == []
+
+
+def test_a_cache_cannot_make_objects_or_run_code(config: Config, three: list[Path]) -> None:
+    cached_collect(config)
+    path = config.state_dir / CACHE_NAME
+    header = path.read_bytes().split(b"\n", 1)[0] + b"\n"
+    path.write_bytes(header + pickle.dumps({"x": (1, 2, "d", Path("/"))}))
+    assert load_cache(config.state_dir, header[:-1].decode().split(" ", 2)[2]).entries == {}
+
+
+def test_another_parser_version_ignores_the_cache(
+    config: Config, three: list[Path], parsed_paths: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached_collect(config)
+    monkeypatch.setattr(cache, "PARSER_VERSION", sources.PARSER_VERSION + 1)
+    parsed_paths.clear()
+    cached_collect(config)
+    assert names(parsed_paths) == ["a.txt", "b.txt", "bad.txt"]
+
+
+def test_another_size_limit_ignores_the_cache(
+    config: Config, three: list[Path], parsed_paths: list[str]
+) -> None:
+    cached_collect(config)
+    parsed_paths.clear()
+    articles, rejected = cached_collect(dataclasses.replace(config, max_file_bytes=100))
+    assert names(parsed_paths) == ["a.txt", "b.txt", "bad.txt"]
+    assert not articles and all("over the 100-byte limit" in r for _, r in rejected)
+
+
+def test_an_edit_of_the_same_size_is_seen_by_its_time(
+    config: Config, three: list[Path], parsed_paths: list[str]
+) -> None:
+    cached_collect(config)
+    path = three[0]
+    before = path.stat()
+    text = path.read_text().replace("Alpha story", "Gamma story")
+    path.write_text(text)
+    assert path.stat().st_size == before.st_size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+    parsed_paths.clear()
+    articles, _ = cached_collect(config)
+    assert names(parsed_paths) == ["a.txt"]
+    assert "Gamma story" in [a.title for a in articles]  # type: ignore[attr-defined]
+
+
+def test_failures_to_read_are_not_cached(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    results = parse_with_cache([fifo], [(0, 1)], max_bytes=1000, jobs=1, state_dir=state)
+    assert results == [("", "not a regular file")]
+    assert not (state / CACHE_NAME).exists()  # nothing cacheable, nothing written
+
+
+def test_deleted_files_leave_the_feeds_and_the_cache(
+    config: Config, write_article: WriteArticle
+) -> None:
+    write_article("a.txt", title="Alpha story", webUrl="https://a.example/1", topics=["Sun"])
+    gone = write_article("b.txt", title="Beta story", webUrl="https://b.example/2")
+    run_build(config, BuildOptions(), NOW)
+    assert b"Beta story" in (config.output / "all.atom").read_bytes()
+    gone.unlink()
+    report = run_build(config, BuildOptions(force=True), NOW)
+    assert report.articles == 1
+    assert b"Beta story" not in (config.output / "all.atom").read_bytes()
+    entries = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes)).entries
+    assert [Path(p).name for p in entries] == ["a.txt"]
+
+
+def test_small_changes_are_appended_and_read_back(
+    config: Config, three: list[Path], write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    cached_collect(config)
+    path = config.state_dir / CACHE_NAME
+    snapshot = path.read_bytes()
+    write_article("c.txt", title="Gamma story", webUrl="https://c.example/3")
+    three[1].unlink()
+    expected = cached_collect(config)
+    grown = path.read_bytes()
+    assert grown.startswith(snapshot) and len(grown) > len(snapshot)  # appended, not rewritten
+    stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    assert sorted(Path(p).name for p in stored.entries) == ["a.txt", "bad.txt", "c.txt"]
+    assert (stored.changes, stored.appendable) == (2, True)
+    parsed_paths.clear()
+    assert cached_collect(config) == expected
+    assert parsed_paths == []
+
+
+def test_a_change_cut_short_costs_a_parse_and_a_new_snapshot(
+    config: Config, three: list[Path], write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    cached_collect(config)
+    path = config.state_dir / CACHE_NAME
+    snapshot = path.read_bytes()
+    write_article("c.txt", title="Gamma story", webUrl="https://c.example/3")
+    expected = cached_collect(config)
+    path.write_bytes(path.read_bytes()[:-7])  # the append was killed half-way
+    parsed_paths.clear()
+    assert cached_collect(config) == expected
+    assert names(parsed_paths) == ["c.txt"]
+    assert not path.read_bytes().startswith(snapshot)  # a new snapshot replaced it
+    parsed_paths.clear()
+    assert cached_collect(config) == expected
+    assert parsed_paths == []
+
+
+def test_many_changes_are_folded_into_a_new_snapshot(
+    config: Config, write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    for index in range(120):
+        write_article(
+            f"{index:03}.txt", title=f"Story {index}", webUrl=f"https://x.example/{index}"
+        )
+    cached_collect(config)
+    for index in range(110):
+        write_article(
+            f"{index:03}.txt", title=f"Story {index} again", webUrl=f"https://x.example/{index}"
+        )
+    cached_collect(config)
+    stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    assert stored.changes == 0 and len(stored.entries) == 120
+
+
+def test_files_that_have_not_settled_are_not_cached(
+    config: Config, three: list[Path], parsed_paths: list[str]
+) -> None:
+    three[0].write_text(three[0].read_text().replace("Alpha", "Delta"))  # mtime: now
+    first = cached_collect(config)
+    parsed_paths.clear()
+    assert cached_collect(config) == first
+    assert names(parsed_paths) == ["a.txt"]  # read again: the next edit may keep its mtime

@@ -1,0 +1,268 @@
+"""Rebuilds do only what changed, and publish exactly what a cold build would."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from aggregator import build
+from aggregator.build import BuildOptions, run_build
+from aggregator.config import Config, SiteConfig
+from aggregator.emit import FeedSpec
+from aggregator.incremental import reusable_report
+from aggregator.model import BuildReport
+from aggregator.state import LAST_BUILD
+from tests.conftest import NOW, WriteArticle
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+import gen_corpus  # noqa: E402
+
+
+def configure(corpus: Path, work: Path) -> Config:
+    return dataclasses.replace(
+        Config(), sources=(corpus,), output=work / "feeds", state_dir=work / "state"
+    )
+
+
+@pytest.fixture
+def config(corpus: Path, tmp_path: Path) -> Config:
+    return configure(corpus, tmp_path)
+
+
+@pytest.fixture
+def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The feed files rendered (as 'title.suffix'), build after build."""
+    seen: list[str] = []
+
+    def counting(
+        suffix: str, render: Callable[[FeedSpec], bytes]
+    ) -> tuple[str, Callable[[FeedSpec], bytes]]:
+        def wrapper(spec: FeedSpec) -> bytes:
+            seen.append(f"{spec.url_stem.rsplit('/', 1)[-1]}.{suffix}")
+            return render(spec)
+
+        return suffix, wrapper
+
+    monkeypatch.setattr(build, "FORMATS", tuple(counting(s, r) for s, r in build.FORMATS))
+    return seen
+
+
+@pytest.fixture
+def sample(write_article: WriteArticle) -> None:
+    for index in range(6):
+        write_article(
+            f"a{index}.txt",
+            title=f"Story number {index} about {['rivers', 'markets', 'rockets'][index % 3]}",
+            webUrl=f"https://news.example/{index}",
+            topics=[["Water"], ["Money"], ["Space"]][index % 3],
+            heat=10 * index,
+            publishedDateTime=(NOW - timedelta(hours=index)).isoformat(),
+        )
+    write_article("broken.txt", webUrl="nope")
+
+
+def outputs(config: Config) -> dict[str, tuple[bytes, int]]:
+    return {
+        p.relative_to(config.output).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in config.output.rglob("*")
+        if p.is_file()
+    }
+
+
+def summary(report: BuildReport) -> dict[str, object]:
+    data = report.to_json()
+    del data["seconds"]
+    data["feeds"] = [(f["path"], f["entries"]) for f in data["feeds"]]  # type: ignore[attr-defined]
+    return data
+
+
+def forbid_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the build read the articles")
+
+    monkeypatch.setattr(build, "collect", fail)
+
+
+@pytest.mark.usefixtures("sample")
+def test_a_rebuild_with_nothing_changed_does_nothing(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run_build(config, BuildOptions(), NOW)
+    before = outputs(config)
+    forbid_collect(monkeypatch)
+    second = run_build(config, BuildOptions(), NOW)
+    assert outputs(config) == before  # same bytes, same mtimes: nothing rewritten
+    assert summary(second) == summary(first)
+    assert second.rejected and second.feeds
+    assert not any(feed.changed for feed in second.feeds)
+    assert all(feed.changed for feed in first.feeds)
+
+
+@pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: dataclasses.replace(c, site=SiteConfig(title="Other")),
+        lambda c: dataclasses.replace(c, max_items=2),
+        lambda c: dataclasses.replace(c, drafts=True),
+    ],
+    ids=["title", "max_items", "drafts"],
+)
+def test_another_configuration_builds_again(
+    config: Config, change: Callable[[Config], Config]
+) -> None:
+    run_build(config, BuildOptions(), NOW)
+    other = change(config)
+    report = run_build(other, BuildOptions(), NOW)
+    fresh = change(configure(config.sources[0], config.output.parent / "fresh"))
+    expected = run_build(fresh, BuildOptions(), NOW)
+    assert summary(report) == summary(expected)
+    assert {k: v[0] for k, v in outputs(other).items()} == {
+        k: v[0] for k, v in outputs(fresh).items()
+    }
+
+
+@pytest.mark.usefixtures("sample")
+def test_other_options_build_again(config: Config) -> None:
+    run_build(config, BuildOptions(), NOW)
+    report = run_build(config, BuildOptions(now=NOW + timedelta(days=3)), NOW)
+    assert report.feeds  # ran: --now is an input like any other
+
+
+@pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize("damage", ["modify", "delete"])
+def test_a_feed_changed_on_disk_is_written_again(
+    config: Config, damage: str, rendered: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_build(config, BuildOptions(), NOW)
+    before = outputs(config)
+    target = config.output / "topics" / "water.rss"
+    if damage == "modify":
+        target.write_bytes(b"<rss>defaced</rss>")
+    else:
+        target.unlink()
+    rendered.clear()
+    report = run_build(config, BuildOptions(), NOW)
+    assert rendered == ["water.rss"]
+    assert [f.path for f in report.feeds if f.changed] == ["topics/water.rss"]
+    assert target.read_bytes() == before["topics/water.rss"][0]
+
+
+@pytest.mark.usefixtures("sample")
+def test_only_feeds_whose_stories_changed_are_rendered(
+    config: Config, write_article: WriteArticle, rendered: list[str]
+) -> None:
+    run_build(config, BuildOptions(), NOW)
+    before = outputs(config)
+    write_article(
+        "a2.txt",
+        title="Story number 2 about rockets, updated",
+        webUrl="https://news.example/2",
+        topics=["Space"],
+        heat=20,
+        publishedDateTime=(NOW - timedelta(hours=2)).isoformat(),
+    )
+    rendered.clear()
+    report = run_build(config, BuildOptions(), NOW)
+    assert sorted(rendered) == [
+        f"{name}.{suffix}" for name in ("all", "space") for suffix in ("atom", "json", "rss")
+    ]
+    changed = sorted(f.path for f in report.feeds if f.changed)
+    assert changed == [
+        f"{name}.{suffix}" for name in ("all", "topics/space") for suffix in ("atom", "json", "rss")
+    ]
+    after = outputs(config)
+    assert after["topics/water.atom"] == before["topics/water.atom"]
+
+
+@pytest.mark.usefixtures("sample")
+def test_an_article_from_the_future_comes_due(
+    config: Config, write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_article(
+        "later.txt",
+        title="Tomorrow's news",
+        webUrl="https://news.example/later",
+        publishedDateTime=(NOW + timedelta(days=2)).isoformat(),
+    )
+    first = run_build(config, BuildOptions(), NOW)
+    assert any("in the future" in r.reason for r in first.rejected)
+    same_day = run_build(config, BuildOptions(), NOW + timedelta(hours=12))
+    assert not any(f.changed for f in same_day.feeds)  # still refused: nothing to do
+    due = run_build(config, BuildOptions(), NOW + timedelta(days=1, seconds=1))
+    assert not any("in the future" in r.reason for r in due.rejected)
+    assert b"<title>Tomorrow's news</title>" in (config.output / "all.atom").read_bytes()
+
+
+@pytest.mark.usefixtures("sample")
+def test_with_fetching_on_a_build_always_runs(config: Config) -> None:
+    fetching = dataclasses.replace(config, fetch=dataclasses.replace(config.fetch, enabled=True))
+    run_build(fetching, BuildOptions(), NOW)
+    record = json.loads((config.state_dir / LAST_BUILD).read_text())
+    assert reusable_report(record, record["fingerprint"], config=fetching, clock=NOW) is None
+    assert reusable_report(record, record["fingerprint"], config=config, clock=NOW) is not None
+
+
+@pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize("record", ["{", "[]", '{"fingerprint": 5, "files": []}'])
+def test_a_damaged_record_means_a_full_build(config: Config, record: str) -> None:
+    first = run_build(config, BuildOptions(), NOW)
+    (config.state_dir / LAST_BUILD).write_text(record)
+    assert summary(run_build(config, BuildOptions(), NOW)) == summary(first)
+
+
+def test_a_rebuild_after_one_percent_equals_a_cold_build(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    gen_corpus.generate(corpus, 600, seed=3)
+    warm = configure(corpus, tmp_path / "warm")
+    run_build(warm, BuildOptions(), NOW)
+    for round_ in range(2):
+        gen_corpus.mutate(corpus, 0.02, seed=10 + round_)
+        (corpus / "000" / "000003_x.txt").write_text("---\nbroken: [\n---\n")
+        report = run_build(warm, BuildOptions(), NOW)
+        assert any(f.changed for f in report.feeds)
+        assert not all(f.changed for f in report.feeds)
+        cold = configure(corpus, tmp_path / f"cold{round_}")
+        expected = run_build(cold, BuildOptions(), NOW)
+        assert summary(report) == summary(expected)
+        assert {k: v[0] for k, v in outputs(warm).items()} == {
+            k: v[0] for k, v in outputs(cold).items()
+        }
+        shutil.rmtree(cold.output.parent)
+
+
+@pytest.mark.usefixtures("sample")
+def test_a_file_touched_but_not_changed_rewrites_nothing(config: Config, corpus: Path) -> None:
+    run_build(config, BuildOptions(), NOW)
+    before = outputs(config)
+    path = corpus / "a1.txt"
+    status = path.stat()
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+    report = run_build(config, BuildOptions(), NOW)
+    assert not any(f.changed for f in report.feeds)
+    assert outputs(config) == before
+
+
+@pytest.mark.usefixtures("sample")
+def test_a_build_right_after_an_edit_is_not_relied_on(
+    config: Config, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = corpus / "a1.txt"
+    path.write_text(path.read_text().replace("Story number 1", "Story no. 1"))  # mtime: now
+    run_build(config, BuildOptions(), NOW)
+    record = json.loads((config.state_dir / LAST_BUILD).read_text())
+    assert record["fingerprint"] is None  # a same-size edit in the same tick would hide
+    calls: list[object] = []
+    real = build.collect
+    monkeypatch.setattr(build, "collect", lambda *a, **k: calls.append(a) or real(*a, **k))
+    run_build(config, BuildOptions(), NOW)
+    assert len(calls) == 1  # so the next build reads the articles again

@@ -1,0 +1,76 @@
+"""Parsing over several processes gives what one process gives, in the same order."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from aggregator import parallel
+from aggregator.build import BuildOptions, run_build
+from aggregator.config import Config
+from aggregator.parallel import parse_files, worker_count
+from tests.conftest import NOW, WriteArticle
+
+
+@pytest.fixture
+def mixed(write_article: WriteArticle, corpus: Path) -> list[str]:
+    for index in range(40):
+        write_article(
+            f"{index:02}.txt",
+            title=f"Story {index} about {['rivers', 'markets', 'rockets'][index % 3]}",
+            webUrl=f"https://news.example/{index % 35}",  # some duplicates
+            topics=[["Water"], ["Money"], ["Space", "Water"]][index % 3],
+            heat=index,
+        )
+    write_article("41-bad.txt", webUrl="nope")
+    (corpus / "42-empty.txt").write_text("")
+    return sorted(str(p) for p in corpus.iterdir())
+
+
+@pytest.fixture
+def tiny_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "FILES_PER_WORKER", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 3)
+
+
+@pytest.mark.usefixtures("tiny_workers")
+def test_workers_return_what_one_process_returns(mixed: list[str]) -> None:
+    alone = parse_files(mixed, max_bytes=100_000, jobs=1)
+    assert parse_files(mixed, max_bytes=100_000, jobs=2) == alone
+    assert [r[2] for r in alone[-2:]] == [
+        "webUrl: expected an absolute http or https URL, got 'nope'",
+        "file is empty",
+    ]
+
+
+@pytest.mark.usefixtures("tiny_workers", "mixed")
+def test_a_parallel_build_writes_the_same_bytes(corpus: Path, tmp_path: Path) -> None:
+    outputs = []
+    for jobs in (1, 2):
+        config = dataclasses.replace(
+            Config(),
+            sources=(corpus,),
+            output=tmp_path / f"feeds{jobs}",
+            state_dir=tmp_path / f"state{jobs}",
+            jobs=jobs,
+        )
+        report = run_build(config, BuildOptions(), NOW).to_json()
+        del report["seconds"]
+        files = {p.relative_to(config.output): p.read_bytes() for p in config.output.rglob("*.*")}
+        outputs.append((report, files))
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize(
+    ("jobs", "files", "expected"),
+    [(1, 10_000, 1), (4, 10_000, 4), (4, 2_500, 2), (4, 999, 1), (0, 0, 1), (3, 3_000, 3)],
+)
+def test_worker_count(jobs: int, files: int, expected: int) -> None:
+    assert worker_count(jobs, files) == expected
+
+
+def test_all_cores_by_default() -> None:
+    cores = parallel.available_cores()
+    assert worker_count(0, 10**6) == cores >= 1
