@@ -8,9 +8,10 @@ Two articles are one story when
    after the first copy of the story it joins. Anchored at the first copy, so a
    headline reused every day makes one story per window, not one endless story.
 
-Merging never compares all pairs: titles are grouped by key, and the candidates
-for a near-identical title are the articles within the window that share its
-rarest word. Story ids stay put while copies come and go (`assign_story_ids`).
+Merging never compares all pairs: titles are grouped by key, the candidates for
+a near-identical title are the titles that hold its two rarest words among their
+few rarest, and only articles of similar titles are paired, within the window.
+Story ids stay put while copies come and go (`assign_story_ids`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import functools
 import gc
 import hashlib
+import itertools
 import re
 import unicodedata
 import uuid
@@ -432,44 +434,81 @@ def _similar_pairs(
     """For each article, the earlier ones (in `visit` order) within `window` whose
     titles are `similar_titles` to its own but not the same.
 
-    No all-pairs comparison: when two headlines of three or more content words are
-    similar, the shorter one's words all occur in the longer one, so the articles
-    within the window that hold the shorter one's rarest word hold every candidate.
+    No all-pairs comparison. Whether two titles are similar does not depend on
+    time, so it is decided once per pair of distinct titles, and only similar
+    titles' articles are paired within the window. The candidates: rank content
+    words rarest first. When a title `small` of three or more content words is
+    similar to `large`, its words all occur in `large`, which has at most
+    `_spare_words` more; so `small`'s two rarest words are among `large`'s
+    spare + 2 rarest. Each title is indexed by its two rarest words and looks up
+    the pairs among its own spare + 2 rarest.
     """
     when_of = times.__getitem__
-    content = [_content(words) for words in tokens]
-    frequency = Counter(t for words in content for t in words)
-    # Any word of a headline would find every candidate; the rarest finds fewest.
-    # (Among equally rare words the choice changes the work, never the result.)
-    rarest = [min(words, key=frequency.__getitem__) if len(words) >= 3 else "" for words in content]
-    # Only rarest words are looked up: only they need the articles holding them.
-    looked_up = frozenset(rarest)
-    postings: dict[str, list[int]] = defaultdict(list)  # in visit order
+    articles_with: dict[tuple[str, ...], list[int]] = defaultdict(list)  # in visit order
     for index in visit:
-        if rarest[index]:
-            for word in content[index] & looked_up:
-                postings[word].append(index)
+        articles_with[tokens[index]].append(index)
+    ranks = _content_ranks(articles_with)
+    by_rarest_two: dict[tuple[int, int], list[tuple[str, ...]]] = defaultdict(list)
+    for title, ranked in ranks.items():
+        by_rarest_two[ranked[0], ranked[1]].append(title)
+    similar: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    spare_for: dict[int, int] = {}
+    for large, ranked in ranks.items():
+        if len(ranked) not in spare_for:
+            spare_for[len(ranked)] = _spare_words(len(ranked), threshold)
+        for key in itertools.combinations(ranked[: spare_for[len(ranked)] + 2], 2):
+            for small in by_rarest_two.get(key, ()):
+                if small is not large and _contains_similar(small, large, threshold):
+                    similar.append((small, large))
     position = [0] * len(tokens)
     for place, index in enumerate(visit):
         position[index] = place
     pairs: dict[int, set[int]] = defaultdict(set)
-    for index in visit:
-        if not rarest[index] or frequency[rarest[index]] == 1:
-            continue
-        posting = postings[rarest[index]]
-        when = times[index]
-        start = bisect.bisect_left(posting, when - window, key=when_of)
-        stop = bisect.bisect_right(posting, when + window, key=when_of)
-        mine, words = content[index], tokens[index]
-        for other in [j for j in posting[start:stop] if mine <= content[j]]:
-            if words != tokens[other] and _similar_long(
-                words, mine, tokens[other], content[other], threshold
-            ):
+    for small, large in similar:
+        candidates = articles_with[large]
+        for index in articles_with[small]:
+            when = times[index]
+            start = bisect.bisect_left(candidates, when - window, key=when_of)
+            stop = bisect.bisect_right(candidates, when + window, key=when_of)
+            for other in candidates[start:stop]:
                 later, first = (
                     (index, other) if position[index] > position[other] else (other, index)
                 )
                 pairs[later].add(first)
     return {index: sorted(firsts) for index, firsts in pairs.items()}
+
+
+def _content_ranks(titles: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], list[int]]:
+    """The distinct content words of each title of three or more, as ranks rarest
+    first: words are ranked by how often they occur in `titles`, ties by the word.
+    (Any one order of words would find every candidate; rarest first finds fewest.)"""
+    titles = list(titles)
+    frequency = Counter(itertools.chain.from_iterable(titles))
+    ranked_words = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
+    rank = {word: number for number, word in enumerate(ranked_words)}
+    ranks: dict[tuple[str, ...], list[int]] = {}
+    for title in titles:
+        ranked = sorted({rank[word] for word in title if word in rank})
+        if len(ranked) >= 3:
+            ranks[title] = ranked
+    return ranks
+
+
+def _spare_words(size: int, threshold: float) -> int:
+    """The most content words a title of `size` content words may have beyond
+    those of a `similar_titles` one of three or more; -1 if it has none similar."""
+    return max(
+        (spare for spare in range(size - 2) if not ((size - spare) / size < threshold)),
+        default=-1,
+    )
+
+
+def _contains_similar(small: tuple[str, ...], large: tuple[str, ...], threshold: float) -> bool:
+    """True when `large` holds every content word of `small` and they are similar."""
+    content_small, content_large = _content(small), _content(large)
+    return content_small <= content_large and _similar_long(
+        small, content_small, large, content_large, threshold
+    )
 
 
 def _story(
