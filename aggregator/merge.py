@@ -139,9 +139,14 @@ def title_tokens(title: str) -> tuple[str, ...]:
     if not is_ascii or "%" in text or "cent" in text.lower():
         text = _PERCENT.sub(" percent ", text)
     if is_ascii:
-        words = _ASCII_TOKEN.findall(text.lower())
-        if _NUMBER_WORDS.keys().isdisjoint(words) and "".join(words).isalpha():
-            return tuple(map(_fold_word, words))  # most headlines: nothing more to do
+        lower = text.lower()
+        # Letters and spaces only, as in most headlines: no digit, and split()
+        # finds the same words as _ASCII_TOKEN, faster.
+        letters_and_spaces = lower.replace(" ", "").isalpha()
+        words = lower.split() if letters_and_spaces else _ASCII_TOKEN.findall(lower)
+        no_digit = letters_and_spaces or "".join(words).isalpha()
+        if no_digit and _NUMBER_WORDS.keys().isdisjoint(words):
+            return tuple(map(_fold_word, words))  # the passes below change nothing
     text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
     if _DIGIT.search(text):
         text = _AMOUNT.sub(_amount, text)
@@ -320,11 +325,9 @@ def _merge(
     times = [identities[i][1] for i in order]
     groups = _UnionFind(times)
     _join_same_urls(keys, groups)
-    tokens_of: dict[str, tuple[str, ...]] = {}
-    for article in ordered:
-        if article.title not in tokens_of:
-            tokens_of[article.title] = title_tokens(article.title)
-    tokens = [tokens_of[a.title] for a in ordered]
+    titles = [a.title for a in ordered]
+    tokens_of = {title: title_tokens(title) for title in set(titles)}
+    tokens = list(map(tokens_of.__getitem__, titles))
     window = merge.window_hours * 3600.0
     _join_titles(times, tokens, window, merge.title_similarity, groups)
 
