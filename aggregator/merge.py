@@ -526,8 +526,11 @@ def _story(
         -comparable_score(base_score(a.heat, a.quality, weights), a.newest, reference, weights)
         for a in copies
     ]
-    # The link only decides between equal scores: look at it only for those.
-    tied = {score for score, count in Counter(scores).items() if count > 1}
+    # The link only decides between equal scores: look at it only for those
+    # (usually there are none, and counting would cost more than the rest).
+    tied: set[float] = set()
+    if len(set(scores)) < len(scores):
+        tied = {score for score, count in Counter(scores).items() if count > 1}
     by_rank = sorted(
         range(len(copies)),
         key=lambda i: (
