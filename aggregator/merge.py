@@ -555,10 +555,19 @@ def _story(
 
 class _TopicKeys(dict[tuple[str, ...], tuple[str, ...]]):
     """The sorted, distinct topic keys of a tuple of topic names; remembered, as
-    the same few combinations of topics recur across thousands of articles."""
+    the same combinations of topics recur across thousands of articles, and the
+    same few names across all of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_of: dict[str, str] = {}
 
     def __missing__(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        keys = {topic_key(name) for name in names}
+        keys = set()
+        for name in names:
+            if name not in self.key_of:
+                self.key_of[name] = topic_key(name)
+            keys.add(self.key_of[name])
         keys.discard("")
         self[names] = result = tuple(sorted(keys))
         return result
