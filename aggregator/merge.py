@@ -405,18 +405,23 @@ def _join_titles(
     when_of = times.__getitem__
     # A stable sort on the time alone keeps equal times in index order.
     visit = sorted(range(len(tokens)), key=when_of)
-    similar = _similar_pairs(visit, times, tokens, window, threshold)
-    same_title: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    articles_with: dict[tuple[str, ...], list[int]] = defaultdict(list)  # in visit order
     for index in visit:
-        words = tokens[index]
-        if not words:
-            continue
-        earlier = same_title[words]
-        if not earlier and index not in similar:  # most headlines: nothing to join
-            earlier.append(index)
-            continue
+        if tokens[index]:
+            articles_with[tokens[index]].append(index)
+    similar = _similar_pairs(articles_with, times, window, threshold)
+    place_of = {
+        index: place
+        for same in articles_with.values()
+        if len(same) > 1
+        for place, index in enumerate(same)
+    }
+    # Most articles have neither an earlier one of the same title nor a similar one.
+    for index in sorted(place_of.keys() | similar.keys(), key=lambda i: (times[i], i)):
+        same, place = articles_with[tokens[index]], place_of.get(index, 0)
         when = times[index]
-        candidates = set(earlier[bisect.bisect_left(earlier, when - window, key=when_of) :])
+        start = bisect.bisect_left(same, when - window, 0, place, key=when_of)
+        candidates = set(same[start:place])
         candidates.update(similar.get(index, ()))
         for other in sorted(candidates, key=lambda i: (times[i], i)):
             root, other_root = groups.find(index), groups.find(other)
@@ -424,18 +429,17 @@ def _join_titles(
                 when - min(groups.earliest[root], groups.earliest[other_root]) <= window
             ):
                 groups.union(index, other)
-        earlier.append(index)
 
 
 def _similar_pairs(
-    visit: Sequence[int],
+    articles_with: Mapping[tuple[str, ...], Sequence[int]],
     times: Sequence[float],
-    tokens: Sequence[tuple[str, ...]],
     window: float,
     threshold: float,
 ) -> dict[int, list[int]]:
-    """For each article, the earlier ones (in `visit` order) within `window` whose
-    titles are `similar_titles` to its own but not the same.
+    """For each article, the earlier ones (by time, then index) within `window`
+    whose titles are `similar_titles` to its own but not the same. `articles_with`
+    maps each title to its articles, in that order.
 
     No all-pairs comparison. Whether two titles are similar does not depend on
     time, so it is decided once per pair of distinct titles, and only similar
@@ -447,9 +451,6 @@ def _similar_pairs(
     the pairs among its own spare + 2 rarest.
     """
     when_of = times.__getitem__
-    articles_with: dict[tuple[str, ...], list[int]] = defaultdict(list)  # in visit order
-    for index in visit:
-        articles_with[tokens[index]].append(index)
     ranks = _content_ranks(articles_with)
     by_rarest_two: dict[tuple[int, int], list[tuple[str, ...]]] = defaultdict(list)
     for title, ranked in ranks.items():
@@ -463,9 +464,6 @@ def _similar_pairs(
             for small in by_rarest_two.get(key, ()):
                 if small is not large and _contains_similar(small, large, threshold):
                     similar.append((small, large))
-    position = [0] * len(tokens)
-    for place, index in enumerate(visit):
-        position[index] = place
     pairs: dict[int, set[int]] = defaultdict(set)
     for small, large in similar:
         candidates = articles_with[large]
@@ -474,9 +472,7 @@ def _similar_pairs(
             start = bisect.bisect_left(candidates, when - window, key=when_of)
             stop = bisect.bisect_right(candidates, when + window, key=when_of)
             for other in candidates[start:stop]:
-                later, first = (
-                    (index, other) if position[index] > position[other] else (other, index)
-                )
+                first, later = sorted((index, other), key=lambda i: (times[i], i))
                 pairs[later].add(first)
     return {index: sorted(firsts) for index, firsts in pairs.items()}
 
