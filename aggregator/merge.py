@@ -59,6 +59,8 @@ _ATTRIBUTION = re.compile(
     r",\s*(?:\w+\s+){0,2}(?:say|says|said|show|shows|find|finds|report|reports|claim|claims)$",
     re.IGNORECASE,
 )
+#: A label, an outlet and an attribution each end or start at one of these.
+_SEPARATOR = re.compile(rf"[:,{_DASHES}]")
 _PERCENT = re.compile(r"%|\bper\s*cent\b", re.IGNORECASE)
 _AMOUNT = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
@@ -128,14 +130,16 @@ def title_tokens(title: str) -> tuple[str, ...]:
     words of five letters or more lose a plural "s"; punctuation separates words.
     """
     # Each `if` skips work that cannot change the text: ASCII is its own NFKC and
-    # NFKD form and has no accents; no "per cent" in ASCII without "cent"; no
-    # number word to replace unless it is one of the words (it stands between
-    # non-word characters); no amount without a digit.
+    # NFKD form and has no accents; no label, outlet or attribution without a
+    # separator; no "per cent" in ASCII without "cent"; no number word to replace
+    # unless it is one of the words (it stands between non-word characters); no
+    # amount without a digit.
     is_ascii = title.isascii()
     text = (title if is_ascii else unicodedata.normalize("NFKC", title)).strip()
-    text = _TITLE_PREFIX.sub("", text)
-    text = _strip_outlet(text)
-    text = _ATTRIBUTION.sub("", text)
+    if _SEPARATOR.search(text):
+        text = _TITLE_PREFIX.sub("", text)
+        text = _strip_outlet(text)
+        text = _ATTRIBUTION.sub("", text)
     if not is_ascii or "%" in text or "cent" in text.lower():
         text = _PERCENT.sub(" percent ", text)
     if is_ascii:
