@@ -382,9 +382,10 @@ def _keys(article: Article, url: str) -> set[str]:
 
 
 def _join_same_urls(keys: Sequence[set[str]], groups: _UnionFind) -> None:
+    # Unions in any order make the same groups: each url joins the first article with it.
     first_with: dict[str, int] = {}
     for index, article_urls in enumerate(keys):
-        for url in sorted(article_urls):
+        for url in article_urls:
             if url in first_with:
                 groups.union(first_with[url], index)
             else:
