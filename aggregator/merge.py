@@ -408,19 +408,16 @@ def _join_titles(
     day from chaining into one story that never ends.
     """
     when_of = times.__getitem__
-    # A stable sort on the time alone keeps equal times in index order.
-    visit = sorted(range(len(tokens)), key=when_of)
-    articles_with: dict[tuple[str, ...], list[int]] = defaultdict(list)  # in visit order
-    for index in visit:
-        if tokens[index]:
-            articles_with[tokens[index]].append(index)
+    articles_with: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, words in enumerate(tokens):
+        if words:
+            articles_with[words].append(index)
+    place_of: dict[int, int] = {}  # an article's place among those of its title
+    for same in articles_with.values():
+        if len(same) > 1:
+            same.sort(key=lambda i: (times[i], i))  # equal times in index order
+            place_of.update((index, place) for place, index in enumerate(same))
     similar = _similar_pairs(articles_with, times, window, threshold)
-    place_of = {
-        index: place
-        for same in articles_with.values()
-        if len(same) > 1
-        for place, index in enumerate(same)
-    }
     # Most articles have neither an earlier one of the same title nor a similar one.
     for index in sorted(place_of.keys() | similar.keys(), key=lambda i: (times[i], i)):
         same, place = articles_with[tokens[index]], place_of.get(index, 0)
