@@ -607,7 +607,13 @@ def assign_story_ids(stories: Sequence[Sequence[CopyKeys]], known: Mapping[str, 
     so ids do not depend on history unless a story's earliest copy went away or
     an earlier one came, or stories merged or split.
     """
-    firsts = [min((when, min(keys)) for when, keys in copies) for copies in stories]
+    # Each story's earliest copy: its (time, smallest URL). Most stories have one.
+    firsts = [
+        (copies[0][0], min(copies[0][1]))
+        if len(copies) == 1
+        else min((when, min(keys)) for when, keys in copies)
+        for copies in stories
+    ]
     if not known:
         return [story_id(url) for _, url in firsts]
     claims: list[tuple[int, float, str, str, int]] = []
