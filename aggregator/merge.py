@@ -426,11 +426,12 @@ def _join_titles(
     for index, words in enumerate(tokens):
         if words:
             articles_with[words].append(index)
-    place_of: dict[int, int] = {}  # an article's place among those of its title
+    # Each article after the first of its title, and its place among them.
+    place_of: dict[int, int] = {}
     for same in articles_with.values():
         if len(same) > 1:
             same.sort(key=lambda i: (times[i], i))  # equal times in index order
-            place_of.update((index, place) for place, index in enumerate(same))
+            place_of.update((index, place) for place, index in enumerate(same) if place)
     similar = _similar_pairs(articles_with, times, window, threshold)
     # Most articles have neither an earlier one of the same title nor a similar one.
     for index in sorted(place_of.keys() | similar.keys(), key=lambda i: (times[i], i)):
