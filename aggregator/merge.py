@@ -135,6 +135,13 @@ def title_tokens(title: str) -> tuple[str, ...]:
     # amount without a digit.
     is_ascii = title.isascii()
     text = (title if is_ascii else unicodedata.normalize("NFKC", title)).strip()
+    if is_ascii and text.replace(" ", "").isalpha():
+        # Letters and spaces only, as in most headlines: no separator, "%" or digit,
+        # and split() finds the words.
+        lower = text.lower()
+        words = lower.split()
+        if "cent" not in lower and _NUMBER_WORDS.keys().isdisjoint(words):
+            return tuple(map(_folded.__getitem__, words))  # no pass changes anything
     if _SEPARATOR.search(text):
         text = _TITLE_PREFIX.sub("", text)
         text = _strip_outlet(text)
@@ -142,14 +149,9 @@ def title_tokens(title: str) -> tuple[str, ...]:
     if not is_ascii or "%" in text or "cent" in text.lower():
         text = _PERCENT.sub(" percent ", text)
     if is_ascii:
-        lower = text.lower()
-        # Letters and spaces only, as in most headlines: no digit, and split()
-        # finds the same words as _ASCII_TOKEN, faster.
-        letters_and_spaces = lower.replace(" ", "").isalpha()
-        words = lower.split() if letters_and_spaces else _ASCII_TOKEN.findall(lower)
-        no_digit = letters_and_spaces or "".join(words).isalpha()
-        if no_digit and _NUMBER_WORDS.keys().isdisjoint(words):
-            return tuple(map(_folded.__getitem__, words))  # the passes below change nothing
+        words = _ASCII_TOKEN.findall(text.lower())
+        if "".join(words).isalpha() and _NUMBER_WORDS.keys().isdisjoint(words):
+            return tuple(map(_folded.__getitem__, words))  # no digit, no number word
     text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
     if _DIGIT.search(text):
         text = _AMOUNT.sub(_amount, text)
