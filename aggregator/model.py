@@ -77,7 +77,9 @@ class Article:
     @property
     def newest(self) -> datetime:
         """The later of published and updated."""
-        return max(self.published, self.updated or self.published)
+        if self.updated is not None and self.updated > self.published:
+            return self.updated
+        return self.published
 
 
 @dataclass(frozen=True, slots=True)
