@@ -468,22 +468,29 @@ def _similar_pairs(
     words rarest first. When a title `small` of three or more content words is
     similar to `large`, its words all occur in `large`, which has at most
     `_spare_words` more; so `small`'s two rarest words are among `large`'s
-    spare + 2 rarest. Each title is indexed by its two rarest words and looks up
-    the pairs among its own spare + 2 rarest.
+    spare + 2 rarest. So titles are indexed by their two rarest words; those under
+    the same two are compared with each other, and each title looks up the other
+    pairs among its spare + 2 rarest.
     """
     when_of = times.__getitem__
-    ranks = _content_ranks(articles_with)
+    rarest_of = _rarest_words(articles_with, threshold)
     by_rarest_two: dict[tuple[int, int], list[tuple[str, ...]]] = defaultdict(list)
-    for title, ranked in ranks.items():
-        by_rarest_two[ranked[0], ranked[1]].append(title)
-    similar: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
-    spare_for: dict[int, int] = {}
-    for large, ranked in ranks.items():
-        if len(ranked) not in spare_for:
-            spare_for[len(ranked)] = _spare_words(len(ranked), threshold)
-        for key in itertools.combinations(ranked[: spare_for[len(ranked)] + 2], 2):
-            for small in by_rarest_two.get(key, ()):
-                if small is not large and _contains_similar(small, large, threshold):
+    for title, rarest in rarest_of.items():
+        by_rarest_two[rarest[0], rarest[1]].append(title)
+    similar = [
+        (small, large)
+        for same_two in by_rarest_two.values()
+        if len(same_two) > 1
+        for small, large in itertools.permutations(same_two, 2)
+        if _contains_similar(small, large, threshold)
+    ]
+    # Titles indexed under another pair of `large`'s spare + 2 rarest words.
+    indexed = by_rarest_two.__contains__
+    for large, rarest in rarest_of.items():
+        pairs_but_first = itertools.islice(itertools.combinations(rarest, 2), 1, None)
+        for key in filter(indexed, pairs_but_first):
+            for small in by_rarest_two[key]:
+                if _contains_similar(small, large, threshold):
                     similar.append((small, large))
     pairs: dict[int, set[int]] = defaultdict(set)
     for small, large in similar:
@@ -498,20 +505,25 @@ def _similar_pairs(
     return {index: sorted(firsts) for index, firsts in pairs.items()}
 
 
-def _content_ranks(titles: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], list[int]]:
-    """The distinct content words of each title of three or more, as ranks rarest
-    first: words are ranked by how often they occur in `titles`, ties by the word.
-    (Any one order of words would find every candidate; rarest first finds fewest.)"""
+def _rarest_words(
+    titles: Iterable[tuple[str, ...]], threshold: float
+) -> dict[tuple[str, ...], list[int]]:
+    """Each title that may be similar to another, and its spare + 2 rarest content
+    words (see `_spare_words`) as ranks, rarest first: words are ranked by how
+    often they occur in `titles`, ties by the word. (Any one order of words would
+    find every candidate; rarest first finds fewest.)"""
     titles = list(titles)
     frequency = Counter(itertools.chain.from_iterable(titles))
     ranked_words = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
     rank = {word: number for number, word in enumerate(ranked_words)}
-    ranks: dict[tuple[str, ...], list[int]] = {}
+    longest = max(map(len, titles), default=0)
+    kept = [_spare_words(size, threshold) + 2 for size in range(longest + 1)]
+    rarest_of: dict[tuple[str, ...], list[int]] = {}
     for title in titles:
-        ranked = sorted({rank[word] for word in title if word in rank})
-        if len(ranked) >= 3:
-            ranks[title] = ranked
-    return ranks
+        ranks = sorted({rank[word] for word in title if word in rank})
+        if kept[len(ranks)] >= 2:  # three words or more, and not too few for `threshold`
+            rarest_of[title] = ranks[: kept[len(ranks)]]
+    return rarest_of
 
 
 def _spare_words(size: int, threshold: float) -> int:
