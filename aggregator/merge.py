@@ -354,9 +354,7 @@ def _merge(
     members: dict[int, list[int]] = defaultdict(list)
     for index in range(len(ordered)):
         members[groups.find(index)].append(index)
-    ids = assign_story_ids(
-        [[(times[i], keys[i]) for i in indices] for indices in members.values()], known
-    )
+    ids = _story_ids(members.values(), times, keys, known)
     topics_of = _TopicKeys()
     stories = []
     for indices, story_id_ in zip(members.values(), ids, strict=True):
@@ -383,6 +381,28 @@ def _merge(
                 _story(story_id_, copies, copy_identities, reference, weights, topics_of)
             )
     return stories
+
+
+def _story_ids(
+    stories: Iterable[Sequence[int]],
+    times: Sequence[float],
+    keys: Sequence[Collection[str]],
+    known: Mapping[str, str],
+) -> list[str]:
+    """`assign_story_ids` of `stories`, each the indices of its copies in `times`
+    and `keys`. With nothing known, the ids of rule 2 alone, found without listing
+    the copies of the stories first: most stories have one."""
+    if known:
+        copies = [[(times[i], keys[i]) for i in indices] for indices in stories]
+        return assign_story_ids(copies, known)
+    return [
+        story_id(
+            min(keys[indices[0]])
+            if len(indices) == 1
+            else min((times[i], min(keys[i])) for i in indices)[1]
+        )
+        for indices in stories
+    ]
 
 
 def _identity(article: Article, url: str) -> tuple[str, float, str, str]:
