@@ -351,13 +351,18 @@ def _merge(
     window = merge.window_hours * 3600.0
     _join_titles(times, tokens, window, merge.title_similarity, groups)
 
-    members: dict[int, list[int]] = defaultdict(list)
-    for index in range(len(ordered)):
-        members[groups.find(index)].append(index)
-    ids = _story_ids(members.values(), times, keys, known)
+    # The indices of each story's copies, stories in the order of their smallest
+    # index (their root); most have one copy, which needs no list of its own.
+    roots = [groups.find(index) for index in range(len(ordered))]
+    more: dict[int, list[int]] = {}
+    for index, root in enumerate(roots):
+        if root != index:
+            more.setdefault(root, [root]).append(index)
+    members = [more.get(index, (index,)) for index, root in enumerate(roots) if root == index]
+    ids = _story_ids(members, times, keys, known)
     topics_of = _TopicKeys()
     stories = []
-    for indices, story_id_ in zip(members.values(), ids, strict=True):
+    for indices, story_id_ in zip(members, ids, strict=True):
         if len(indices) == 1:  # most stories: one copy, nothing to rank or combine
             article = ordered[indices[0]]
             # Story's fields in order (id, lead, copies, topics, published, updated,
