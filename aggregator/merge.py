@@ -541,13 +541,15 @@ def _rarest_words(
     frequency = Counter(itertools.chain.from_iterable(titles))
     ranked_words = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
     rank = {word: number for number, word in enumerate(ranked_words)}
+    rank.update(dict.fromkeys(STOPWORDS, -1))  # -1: not a content word
     longest = max(map(len, titles), default=0)
     kept = [_spare_words(size, threshold) + 2 for size in range(longest + 1)]
     rarest_of: dict[tuple[str, ...], list[int]] = {}
     for title in titles:
-        ranks = sorted({rank[word] for word in title if word in rank})
+        ranks = set(map(rank.__getitem__, title))
+        ranks.discard(-1)
         if kept[len(ranks)] >= 2:  # three words or more, and not too few for `threshold`
-            rarest_of[title] = ranks[: kept[len(ranks)]]
+            rarest_of[title] = sorted(ranks)[: kept[len(ranks)]]
     return rarest_of
 
 
