@@ -493,9 +493,9 @@ def _similar_pairs(
     words rarest first. When a title `small` of three or more content words is
     similar to `large`, its words all occur in `large`, which has at most
     `_spare_words` more; so `small`'s two rarest words are among `large`'s
-    spare + 2 rarest. So titles are indexed by their two rarest words; those under
-    the same two are compared with each other, and each title looks up the other
-    pairs among its spare + 2 rarest.
+    spare + 2 rarest. Titles are indexed by their two rarest words: those under the
+    same two are compared with each other, and each title looks up the other pairs
+    among its spare + 2 rarest.
     """
     when_of = times.__getitem__
     rarest_of = _rarest_words(articles_with, threshold)
