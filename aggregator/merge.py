@@ -346,8 +346,7 @@ def _merge(
     groups = _UnionFind(times)
     _join_same_urls(keys, groups)
     titles = [a.title for a in ordered]
-    tokens_of = {title: title_tokens(title) for title in set(titles)}
-    tokens = list(map(tokens_of.__getitem__, titles))
+    tokens = list(map(_TitleTokens().__getitem__, titles))
     window = merge.window_hours * 3600.0
     _join_titles(times, tokens, window, merge.title_similarity, groups)
 
@@ -607,6 +606,15 @@ def _story(
         heat=max(a.heat for a in copies),
         quality=max(a.quality for a in copies),
     )
+
+
+class _TitleTokens(dict[str, tuple[str, ...]]):
+    """The `title_tokens` of each title, remembered: copies of a story often share
+    their title."""
+
+    def __missing__(self, title: str) -> tuple[str, ...]:
+        self[title] = tokens = title_tokens(title)
+        return tokens
 
 
 class _TopicKeys(dict[tuple[str, ...], tuple[str, ...]]):
