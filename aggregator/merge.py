@@ -8,18 +8,19 @@ Two articles are one story when
    after the first copy of the story it joins. Anchored at the first copy, so a
    headline reused every day makes one story per window, not one endless story.
 
-Merging never compares all pairs: titles are grouped by key, and the candidates
-for a near-identical title are the articles within the window that share its
-rarest word. Story ids stay put while copies come and go (`assign_story_ids`).
+Merging never compares all pairs: titles are grouped by key, the candidates for
+a near-identical title are the titles that hold its two rarest words among their
+few rarest, and only articles of similar titles are paired, within the window.
+Story ids stay put while copies come and go (`assign_story_ids`).
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
 import gc
 import hashlib
+import itertools
 import re
 import unicodedata
 import uuid
@@ -57,6 +58,8 @@ _ATTRIBUTION = re.compile(
     r",\s*(?:\w+\s+){0,2}(?:say|says|said|show|shows|find|finds|report|reports|claim|claims)$",
     re.IGNORECASE,
 )
+#: A label, an outlet and an attribution each end or start at one of these.
+_SEPARATOR = re.compile(rf"[:,{_DASHES}]")
 _PERCENT = re.compile(r"%|\bper\s*cent\b", re.IGNORECASE)
 _AMOUNT = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
@@ -126,23 +129,37 @@ def title_tokens(title: str) -> tuple[str, ...]:
     words of five letters or more lose a plural "s"; punctuation separates words.
     """
     # Each `if` skips work that cannot change the text: ASCII is its own NFKC and
-    # NFKD form and has no accents; no amount without a digit; no "per cent" in
-    # ASCII without "cent" (merging 100,000 articles spends a third of its time here).
+    # NFKD form and has no accents; no label, outlet or attribution without a
+    # separator; no "per cent" in ASCII without "cent"; no number word to replace
+    # unless it is one of the words (it stands between non-word characters); no
+    # amount without a digit.
     is_ascii = title.isascii()
     text = (title if is_ascii else unicodedata.normalize("NFKC", title)).strip()
-    text = _TITLE_PREFIX.sub("", text)
-    text = _strip_outlet(text)
-    text = _ATTRIBUTION.sub("", text)
+    if is_ascii and text.replace(" ", "").isalpha():
+        # Letters and spaces only, as in most headlines: no separator, "%" or digit,
+        # and split() finds the words.
+        lower = text.lower()
+        words = lower.split()
+        if "cent" not in lower and _NUMBER_WORDS.keys().isdisjoint(words):
+            return tuple(map(_folded.__getitem__, words))  # no pass changes anything
+    if _SEPARATOR.search(text):
+        text = _TITLE_PREFIX.sub("", text)
+        text = _strip_outlet(text)
+        text = _ATTRIBUTION.sub("", text)
     if not is_ascii or "%" in text or "cent" in text.lower():
         text = _PERCENT.sub(" percent ", text)
+    if is_ascii:
+        words = _ASCII_TOKEN.findall(text.lower())
+        if "".join(words).isalpha() and _NUMBER_WORDS.keys().isdisjoint(words):
+            return tuple(map(_folded.__getitem__, words))  # no digit, no number word
     text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
     if _DIGIT.search(text):
         text = _AMOUNT.sub(_amount, text)
     if is_ascii:
-        return tuple(map(_fold_word, _ASCII_TOKEN.findall(text.lower())))
+        return tuple(map(_folded.__getitem__, _ASCII_TOKEN.findall(text.lower())))
     decomposed = unicodedata.normalize("NFKD", text)
     folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return tuple(map(_fold_word, _TOKEN.findall(folded)))
+    return tuple(map(_folded.__getitem__, _TOKEN.findall(folded)))
 
 
 def _strip_outlet(text: str) -> str:
@@ -168,7 +185,22 @@ def _amount(match: re.Match[str]) -> str:
     return f" {number.replace('.', 'd')} "
 
 
-@functools.lru_cache(maxsize=1 << 16)
+class _FoldedWords(dict[str, str]):
+    """`_fold_word` of each word looked up, remembered: the same words recur in
+    thousands of headlines, and a dict finds them faster than `lru_cache`. Emptied
+    when it holds `_MAX_FOLDED_WORDS`, so that it cannot grow without bound."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= _MAX_FOLDED_WORDS:
+            self.clear()
+        self[word] = folded = _fold_word(word)
+        return folded
+
+
+_MAX_FOLDED_WORDS = 1 << 16
+_folded = _FoldedWords()
+
+
 def _fold_word(word: str) -> str:
     if len(word) < 5 or not word.isalpha():
         return word
@@ -313,35 +345,37 @@ def _merge(
     times = [identities[i][1] for i in order]
     groups = _UnionFind(times)
     _join_same_urls(keys, groups)
-    tokens_of: dict[str, tuple[str, ...]] = {}
-    for article in ordered:
-        if article.title not in tokens_of:
-            tokens_of[article.title] = title_tokens(article.title)
-    tokens = [tokens_of[a.title] for a in ordered]
+    titles = [a.title for a in ordered]
+    tokens = list(map(_TitleTokens().__getitem__, titles))
     window = merge.window_hours * 3600.0
     _join_titles(times, tokens, window, merge.title_similarity, groups)
 
-    members: dict[int, list[int]] = defaultdict(list)
-    for index in range(len(ordered)):
-        members[groups.find(index)].append(index)
-    ids = assign_story_ids(
-        [[(times[i], keys[i]) for i in indices] for indices in members.values()], known
-    )
+    # The indices of each story's copies, stories in the order of their smallest
+    # index (their root); most have one copy, which needs no list of its own.
+    roots = [groups.find(index) for index in range(len(ordered))]
+    more: dict[int, list[int]] = {}
+    for index, root in enumerate(roots):
+        if root != index:
+            more.setdefault(root, [root]).append(index)
+    members = [more.get(index, (index,)) for index, root in enumerate(roots) if root == index]
+    ids = _story_ids(members, times, keys, known)
     topics_of = _TopicKeys()
     stories = []
-    for indices, story_id_ in zip(members.values(), ids, strict=True):
+    for indices, story_id_ in zip(members, ids, strict=True):
         if len(indices) == 1:  # most stories: one copy, nothing to rank or combine
             article = ordered[indices[0]]
+            # Story's fields in order (id, lead, copies, topics, published, updated,
+            # heat, quality), by position: by keyword the call costs a third more.
             stories.append(
                 Story(
-                    id=story_id_,
-                    lead=article,
-                    copies=(),
-                    topics=topics_of[article.topics],
-                    published=article.published,
-                    updated=article.newest,
-                    heat=article.heat,
-                    quality=article.quality,
+                    story_id_,
+                    article,
+                    (),
+                    topics_of[article.topics],
+                    article.published,
+                    article.newest,
+                    article.heat,
+                    article.quality,
                 )
             )
         else:
@@ -351,6 +385,28 @@ def _merge(
                 _story(story_id_, copies, copy_identities, reference, weights, topics_of)
             )
     return stories
+
+
+def _story_ids(
+    stories: Iterable[Sequence[int]],
+    times: Sequence[float],
+    keys: Sequence[Collection[str]],
+    known: Mapping[str, str],
+) -> list[str]:
+    """`assign_story_ids` of `stories`, each the indices of its copies in `times`
+    and `keys`. With nothing known, the ids of rule 2 alone, found without listing
+    the copies of the stories first: most stories have one."""
+    if known:
+        copies = [[(times[i], keys[i]) for i in indices] for indices in stories]
+        return assign_story_ids(copies, known)
+    return [
+        story_id(
+            min(keys[indices[0]])
+            if len(indices) == 1
+            else min((times[i], min(keys[i])) for i in indices)[1]
+        )
+        for indices in stories
+    ]
 
 
 def _identity(article: Article, url: str) -> tuple[str, float, str, str]:
@@ -368,9 +424,10 @@ def _keys(article: Article, url: str) -> set[str]:
 
 
 def _join_same_urls(keys: Sequence[set[str]], groups: _UnionFind) -> None:
+    # Unions in any order make the same groups: each url joins the first article with it.
     first_with: dict[str, int] = {}
     for index, article_urls in enumerate(keys):
-        for url in sorted(article_urls):
+        for url in article_urls:
             if url in first_with:
                 groups.union(first_with[url], index)
             else:
@@ -393,20 +450,23 @@ def _join_titles(
     day from chaining into one story that never ends.
     """
     when_of = times.__getitem__
-    # A stable sort on the time alone keeps equal times in index order.
-    visit = sorted(range(len(tokens)), key=when_of)
-    similar = _similar_pairs(visit, times, tokens, window, threshold)
-    same_title: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for index in visit:
-        words = tokens[index]
-        if not words:
-            continue
-        earlier = same_title[words]
-        if not earlier and index not in similar:  # most headlines: nothing to join
-            earlier.append(index)
-            continue
+    articles_with: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, words in enumerate(tokens):
+        if words:
+            articles_with[words].append(index)
+    # Each article after the first of its title, and its place among them.
+    place_of: dict[int, int] = {}
+    for same in articles_with.values():
+        if len(same) > 1:
+            same.sort(key=lambda i: (times[i], i))  # equal times in index order
+            place_of.update((index, place) for place, index in enumerate(same) if place)
+    similar = _similar_pairs(articles_with, times, window, threshold)
+    # Most articles have neither an earlier one of the same title nor a similar one.
+    for index in sorted(place_of.keys() | similar.keys(), key=lambda i: (times[i], i)):
+        same, place = articles_with[tokens[index]], place_of.get(index, 0)
         when = times[index]
-        candidates = set(earlier[bisect.bisect_left(earlier, when - window, key=when_of) :])
+        start = bisect.bisect_left(same, when - window, 0, place, key=when_of)
+        candidates = set(same[start:place])
         candidates.update(similar.get(index, ()))
         for other in sorted(candidates, key=lambda i: (times[i], i)):
             root, other_root = groups.find(index), groups.find(other)
@@ -414,57 +474,99 @@ def _join_titles(
                 when - min(groups.earliest[root], groups.earliest[other_root]) <= window
             ):
                 groups.union(index, other)
-        earlier.append(index)
 
 
 def _similar_pairs(
-    visit: Sequence[int],
+    articles_with: Mapping[tuple[str, ...], Sequence[int]],
     times: Sequence[float],
-    tokens: Sequence[tuple[str, ...]],
     window: float,
     threshold: float,
 ) -> dict[int, list[int]]:
-    """For each article, the earlier ones (in `visit` order) within `window` whose
-    titles are `similar_titles` to its own but not the same.
+    """For each article, the earlier ones (by time, then index) within `window`
+    whose titles are `similar_titles` to its own but not the same. `articles_with`
+    maps each title to its articles, in that order.
 
-    No all-pairs comparison: when two headlines of three or more content words are
-    similar, the shorter one's words all occur in the longer one, so the articles
-    within the window that hold the shorter one's rarest word hold every candidate.
+    No all-pairs comparison. Whether two titles are similar does not depend on
+    time, so it is decided once per pair of distinct titles, and only similar
+    titles' articles are paired within the window. The candidates: rank content
+    words rarest first. When a title `small` of three or more content words is
+    similar to `large`, its words all occur in `large`, which has at most
+    `_spare_words` more; so `small`'s two rarest words are among `large`'s
+    spare + 2 rarest. Titles are indexed by their two rarest words: those under the
+    same two are compared with each other, and each title looks up the other pairs
+    among its spare + 2 rarest.
     """
     when_of = times.__getitem__
-    content = [_content(words) for words in tokens]
-    frequency = Counter(t for words in content for t in words)
-    # Any word of a headline would find every candidate; the rarest finds fewest.
-    # (Among equally rare words the choice changes the work, never the result.)
-    rarest = [min(words, key=frequency.__getitem__) if len(words) >= 3 else "" for words in content]
-    # Only rarest words are looked up: only they need the articles holding them.
-    looked_up = frozenset(rarest)
-    postings: dict[str, list[int]] = defaultdict(list)  # in visit order
-    for index in visit:
-        if rarest[index]:
-            for word in content[index] & looked_up:
-                postings[word].append(index)
-    position = [0] * len(tokens)
-    for place, index in enumerate(visit):
-        position[index] = place
+    rarest_of = _rarest_words(articles_with, threshold)
+    by_rarest_two: dict[tuple[int, int], list[tuple[str, ...]]] = defaultdict(list)
+    for title, rarest in rarest_of.items():
+        by_rarest_two[rarest[0], rarest[1]].append(title)
+    similar = [
+        (small, large)
+        for same_two in by_rarest_two.values()
+        if len(same_two) > 1
+        for small, large in itertools.permutations(same_two, 2)
+        if _contains_similar(small, large, threshold)
+    ]
+    # Titles indexed under another pair of `large`'s spare + 2 rarest words.
+    indexed = by_rarest_two.__contains__
+    for large, rarest in rarest_of.items():
+        pairs_but_first = itertools.islice(itertools.combinations(rarest, 2), 1, None)
+        for key in filter(indexed, pairs_but_first):
+            for small in by_rarest_two[key]:
+                if _contains_similar(small, large, threshold):
+                    similar.append((small, large))
     pairs: dict[int, set[int]] = defaultdict(set)
-    for index in visit:
-        if not rarest[index] or frequency[rarest[index]] == 1:
-            continue
-        posting = postings[rarest[index]]
-        when = times[index]
-        start = bisect.bisect_left(posting, when - window, key=when_of)
-        stop = bisect.bisect_right(posting, when + window, key=when_of)
-        mine, words = content[index], tokens[index]
-        for other in [j for j in posting[start:stop] if mine <= content[j]]:
-            if words != tokens[other] and _similar_long(
-                words, mine, tokens[other], content[other], threshold
-            ):
-                later, first = (
-                    (index, other) if position[index] > position[other] else (other, index)
-                )
+    for small, large in similar:
+        candidates = articles_with[large]
+        for index in articles_with[small]:
+            when = times[index]
+            start = bisect.bisect_left(candidates, when - window, key=when_of)
+            stop = bisect.bisect_right(candidates, when + window, key=when_of)
+            for other in candidates[start:stop]:
+                first, later = sorted((index, other), key=lambda i: (times[i], i))
                 pairs[later].add(first)
     return {index: sorted(firsts) for index, firsts in pairs.items()}
+
+
+def _rarest_words(
+    titles: Iterable[tuple[str, ...]], threshold: float
+) -> dict[tuple[str, ...], list[int]]:
+    """Each title that may be similar to another, and its spare + 2 rarest content
+    words (see `_spare_words`) as ranks, rarest first: words are ranked by how
+    often they occur in `titles`, ties by the word. (Any one order of words would
+    find every candidate; rarest first finds fewest.)"""
+    titles = list(titles)
+    frequency = Counter(itertools.chain.from_iterable(titles))
+    ranked_words = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
+    rank = {word: number for number, word in enumerate(ranked_words)}
+    rank.update(dict.fromkeys(STOPWORDS, -1))  # -1: not a content word
+    longest = max(map(len, titles), default=0)
+    kept = [_spare_words(size, threshold) + 2 for size in range(longest + 1)]
+    rarest_of: dict[tuple[str, ...], list[int]] = {}
+    for title in titles:
+        ranks = set(map(rank.__getitem__, title))
+        ranks.discard(-1)
+        if kept[len(ranks)] >= 2:  # three words or more, and not too few for `threshold`
+            rarest_of[title] = sorted(ranks)[: kept[len(ranks)]]
+    return rarest_of
+
+
+def _spare_words(size: int, threshold: float) -> int:
+    """The most content words a title of `size` content words may have beyond
+    those of a `similar_titles` one of three or more; -1 if it has none similar."""
+    return max(
+        (spare for spare in range(size - 2) if not ((size - spare) / size < threshold)),
+        default=-1,
+    )
+
+
+def _contains_similar(small: tuple[str, ...], large: tuple[str, ...], threshold: float) -> bool:
+    """True when `large` holds every content word of `small` and they are similar."""
+    content_small, content_large = _content(small), _content(large)
+    return content_small <= content_large and _similar_long(
+        small, content_small, large, content_large, threshold
+    )
 
 
 def _story(
@@ -479,8 +581,11 @@ def _story(
         -comparable_score(base_score(a.heat, a.quality, weights), a.newest, reference, weights)
         for a in copies
     ]
-    # The link only decides between equal scores: look at it only for those.
-    tied = {score for score, count in Counter(scores).items() if count > 1}
+    # The link only decides between equal scores: look at it only for those
+    # (usually there are none, and counting would cost more than the rest).
+    tied: set[float] = set()
+    if len(set(scores)) < len(scores):
+        tied = {score for score, count in Counter(scores).items() if count > 1}
     by_rank = sorted(
         range(len(copies)),
         key=lambda i: (
@@ -503,12 +608,30 @@ def _story(
     )
 
 
+class _TitleTokens(dict[str, tuple[str, ...]]):
+    """The `title_tokens` of each title, remembered: copies of a story often share
+    their title."""
+
+    def __missing__(self, title: str) -> tuple[str, ...]:
+        self[title] = tokens = title_tokens(title)
+        return tokens
+
+
 class _TopicKeys(dict[tuple[str, ...], tuple[str, ...]]):
     """The sorted, distinct topic keys of a tuple of topic names; remembered, as
-    the same few combinations of topics recur across thousands of articles."""
+    the same combinations of topics recur across thousands of articles, and the
+    same few names across all of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_of: dict[str, str] = {}
 
     def __missing__(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        keys = {topic_key(name) for name in names}
+        keys = set()
+        for name in names:
+            if name not in self.key_of:
+                self.key_of[name] = topic_key(name)
+            keys.add(self.key_of[name])
         keys.discard("")
         self[names] = result = tuple(sorted(keys))
         return result
@@ -536,7 +659,13 @@ def assign_story_ids(stories: Sequence[Sequence[CopyKeys]], known: Mapping[str, 
     so ids do not depend on history unless a story's earliest copy went away or
     an earlier one came, or stories merged or split.
     """
-    firsts = [min((when, min(keys)) for when, keys in copies) for copies in stories]
+    # Each story's earliest copy: its (time, smallest URL). Most stories have one.
+    firsts = [
+        (copies[0][0], min(copies[0][1]))
+        if len(copies) == 1
+        else min((when, min(keys)) for when, keys in copies)
+        for copies in stories
+    ]
     if not known:
         return [story_id(url) for _, url in firsts]
     claims: list[tuple[int, float, str, str, int]] = []

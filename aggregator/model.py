@@ -6,7 +6,8 @@ untrusted files and every later stage trusts them. Invariants:
 - every URL is an absolute http or https URL;
 - every text is free of characters XML 1.0 forbids, and titles are single-line.
 The article file's `secured` blob has no field here on purpose: it never enters the
-pipeline, so it cannot leak into any output or log.
+pipeline, so it cannot leak into any output or log. The value types have slots, no
+`__dict__`: a build holds one or more per article, and merging reads them often.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Provider:
     name: str
     domain: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Image:
     url: str
     width: int | None = None
@@ -30,7 +31,7 @@ class Image:
     title: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Related:
     """Coverage of the same event by another article: listed with an entry, never merged."""
 
@@ -43,7 +44,7 @@ class Related:
     images: tuple[Image, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Article:
     """One article file. `source` is the path it came from, as the user named it."""
 
@@ -76,10 +77,12 @@ class Article:
     @property
     def newest(self) -> datetime:
         """The later of published and updated."""
-        return max(self.published, self.updated or self.published)
+        if self.updated is not None and self.updated > self.published:
+            return self.updated
+        return self.published
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Story:
     """One news story: the best-ranked copy (`lead`) and the copies merged into it.
 
@@ -104,7 +107,7 @@ class Story:
         return (self.lead, *self.copies)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """An article file that could not become an article, and why."""
 
@@ -112,7 +115,7 @@ class Rejection:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeedResult:
     """One written feed file: `path` is relative to the output directory."""
 

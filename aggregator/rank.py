@@ -25,7 +25,10 @@ from aggregator.model import Article, Story
 
 def base_score(heat: float, quality: float, weights: RankConfig) -> float:
     """The score before decay: never falls when heat or quality rises."""
-    return weights.heat_weight * max(heat, 0.0) + weights.quality_weight * max(quality, 0.0)
+    # The same as max(heat, 0.0), without a call: ranking scores every story.
+    heat = 0.0 if heat < 0.0 else heat
+    quality = 0.0 if quality < 0.0 else quality
+    return weights.heat_weight * heat + weights.quality_weight * quality
 
 
 def decay(newest: datetime, reference: datetime, weights: RankConfig) -> float:
