@@ -498,6 +498,21 @@ def _similar_pairs(
     """
     when_of = times.__getitem__
     rarest_of = _rarest_words(articles_with, threshold)
+    content_of: dict[tuple[str, ...], frozenset[str]] = {}  # filled as titles are compared
+
+    def content(title: tuple[str, ...]) -> frozenset[str]:
+        words = content_of.get(title)
+        if words is None:
+            words = content_of[title] = _content(title)
+        return words
+
+    def contains_similar(small: tuple[str, ...], large: tuple[str, ...]) -> bool:
+        """True when `large` holds every content word of `small` and they are similar."""
+        content_small, content_large = content(small), content(large)
+        return content_small <= content_large and _similar_long(
+            small, content_small, large, content_large, threshold
+        )
+
     by_rarest_two: dict[tuple[int, int], list[tuple[str, ...]]] = defaultdict(list)
     for title, rarest in rarest_of.items():
         by_rarest_two[rarest[0], rarest[1]].append(title)
@@ -506,7 +521,7 @@ def _similar_pairs(
         for same_two in by_rarest_two.values()
         if len(same_two) > 1
         for small, large in itertools.permutations(same_two, 2)
-        if _contains_similar(small, large, threshold)
+        if contains_similar(small, large)
     ]
     # Titles indexed under another pair of `large`'s spare + 2 rarest words.
     indexed = by_rarest_two.__contains__
@@ -514,7 +529,7 @@ def _similar_pairs(
         pairs_but_first = itertools.islice(itertools.combinations(rarest, 2), 1, None)
         for key in filter(indexed, pairs_but_first):
             for small in by_rarest_two[key]:
-                if _contains_similar(small, large, threshold):
+                if contains_similar(small, large):
                     similar.append((small, large))
     pairs: dict[int, set[int]] = defaultdict(set)
     for small, large in similar:
@@ -558,14 +573,6 @@ def _spare_words(size: int, threshold: float) -> int:
     return max(
         (spare for spare in range(size - 2) if not ((size - spare) / size < threshold)),
         default=-1,
-    )
-
-
-def _contains_similar(small: tuple[str, ...], large: tuple[str, ...], threshold: float) -> bool:
-    """True when `large` holds every content word of `small` and they are similar."""
-    content_small, content_large = _content(small), _content(large)
-    return content_small <= content_large and _similar_long(
-        small, content_small, large, content_large, threshold
     )
 
 
