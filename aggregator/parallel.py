@@ -15,7 +15,6 @@ import hashlib
 import multiprocessing
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from aggregator.compact import Packed, pack
 from aggregator.errors import SourceError
@@ -69,7 +68,7 @@ def parse_files(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Pars
 def parse_one(path: str, max_bytes: int) -> Parsed:
     """Read and parse the file at `path` (see `Parsed`)."""
     try:
-        data = read_file(Path(path), max_bytes=max_bytes)
+        data = read_file(path, max_bytes=max_bytes)
     except SourceError as error:
         return False, "", error.reason
     try:

@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -181,19 +182,38 @@ def read_article(path: Path, *, max_bytes: int) -> Article:
     return parse_article(read_file(path, max_bytes=max_bytes), str(path))
 
 
-def read_file(path: Path, *, max_bytes: int) -> bytes:
-    """The bytes of an article file; `SourceError` when it cannot or must not be read."""
+def read_file(path: Path | str, *, max_bytes: int) -> bytes:
+    """The bytes of an article file; `SourceError` when it cannot or must not be read.
+
+    One open and one fstat: opened without blocking, so a FIFO or device named
+    like an article is refused rather than waited on.
+    """
     where = str(path)
     try:
-        if not path.is_file():
-            raise SourceError(where, "not a regular file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise SourceError(where, f"file is {size} bytes, over the {max_bytes}-byte limit")
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode):
+            raise SourceError(where, "not a regular file")
+        if status.st_size > max_bytes:
+            raise SourceError(
+                where, f"file is {status.st_size} bytes, over the {max_bytes}-byte limit"
+            )
+        chunks = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(handle, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(handle)
+    data = b"".join(chunks)
     if len(data) > max_bytes:
         raise SourceError(where, f"file is over the {max_bytes}-byte limit")
     return data

@@ -230,11 +230,11 @@ def test_unreadable_file_is_rejected_with_the_systems_reason(
 ) -> None:
     path = write_article("locked.txt")
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> object:
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(name: object, *args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied", str(name))
 
     # Root reads any file whatever its mode, so the refusal is simulated.
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(SourceError, match="cannot read: Permission denied"):
         read_article(path, max_bytes=10_000)
 
