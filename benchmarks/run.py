@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/run.py [WORK] [--count 20000] [--runs 3] [--seed 1]
-        [--aggregator 'COMMAND TEMPLATE'] [--skip-hugo] [--skip-aggregator]
+        [--aggregator 'COMMAND TEMPLATE'] [--skip-hugo] [--skip-plain] [--skip-aggregator]
 
 Everything is written under WORK (default ``benchmarks/.work``, git-ignored),
 which is emptied first: ``corpus/`` (made by gen_corpus.py), ``hugo/``
@@ -12,6 +12,9 @@ Scenarios, each measured by measure.py as the median of ``--runs`` fresh runs:
 
 - ``hugo``: a full Hugo build into an emptied output directory (Hugo has no
   incremental CLI build); its output is then checked with ``hugo_site.verify``;
+- ``plain``: benchmarks/plain_build.py, the straightforward single-process
+  Python build (PyYAML's C loader, feedgen per topic, no cache) into an emptied
+  output directory; it has no incremental mode, so it is measured once;
 - ``cold``: the aggregator with empty state and output directories;
 - ``no-change``: the aggregator again, after the cold runs, on the same corpus;
 - ``mutate 1%``: before each run (untimed) ``gen_corpus.py --mutate 0.01`` with a
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aggregator", default=DEFAULT_AGGREGATOR, help="command template")
     parser.add_argument("--skip-hugo", action="store_true")
     parser.add_argument("--skip-aggregator", action="store_true")
+    parser.add_argument("--skip-plain", action="store_true")
     args = parser.parse_args(argv)
 
     work: Path = args.work.resolve()
@@ -119,6 +123,15 @@ def main(argv: list[str] | None = None) -> int:
             print("hugo output is wrong:", *checked.problems[:10], sep="\n  ", file=sys.stderr)
             return 1
         print(f"{'':<12} verified: {checked.feeds} feeds, largest {checked.largest_feed} items")
+
+    if not args.skip_plain:
+        plain_out = work / "plain"
+        plain = measure(
+            [sys.executable, str(HERE / "plain_build.py"), str(corpus), str(plain_out)],
+            args.runs,
+            before=lambda _: shutil.rmtree(plain_out, ignore_errors=True),
+        )
+        results.append(_report("plain", plain, hugo))
 
     if not args.skip_aggregator:
         fields = {"python": sys.executable, "source": corpus, "out": feeds, "state": state}
