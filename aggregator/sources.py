@@ -27,7 +27,7 @@ from dateutil import parser as dateparser
 from aggregator import fastyaml
 from aggregator.errors import SourceError
 from aggregator.model import Article, Image, Provider, Rejection, Related
-from aggregator.text import is_http_url, one_line, xml_safe
+from aggregator.text import is_http_url, is_one_line, one_line, shorten, xml_safe
 
 #: Bump on any change to what `parse_article` makes of given bytes: cached parse
 #: results of other versions are then ignored.
@@ -342,6 +342,9 @@ class _Fields:
         return value
 
     def text(self, name: str, *, required: bool = False, limit: int) -> str:
+        value = self.mapping.get(name)
+        if type(value) is str and is_one_line(value):  # most text: nothing to change
+            return value if len(value) <= limit else shorten(value, limit)
         value = self.get(name, required)
         if value is None:
             return ""
@@ -374,6 +377,9 @@ class _Fields:
             raise self.fail(name, "a date and time such as 2020-06-15T18:03:00Z", value) from None
 
     def number(self, name: str) -> float:
+        value = self.mapping.get(name)
+        if type(value) is int or (type(value) is float and math.isfinite(value)):
+            return float(value)  # most numbers: nothing to check
         value = self.get(name, False)
         if value is None:
             return 0.0

@@ -22,9 +22,15 @@ _WORD = "[^\\s\x00-\x08\x0e-\x1f\ud800-\udfff\ufffe\uffff]+"
 _ONE_LINE = re.compile(f"{_WORD}(?: {_WORD})*")
 
 
+def is_one_line(text: str) -> bool:
+    """True when `one_line` leaves `text` as it is, but for its length: non-empty
+    words of allowed characters joined by single spaces."""
+    return _ONE_LINE.fullmatch(text) is not None
+
+
 def one_line(text: str, limit: int) -> str:
     """`text` made XML-safe, its whitespace collapsed, cut to `limit` characters."""
-    if _ONE_LINE.fullmatch(text):
+    if is_one_line(text):
         return shorten(text, limit)
     return shorten(_WHITESPACE.sub(" ", xml_safe(text)).strip(), limit)
 
