@@ -16,8 +16,10 @@ from pathlib import Path
 from lxml import etree
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
+_ENTRY, _TITLE, _UPDATED = f"{_ATOM}entry", f"{_ATOM}title", f"{_ATOM}updated"
 #: Our own files, parsed without the network, DTDs or entity expansion.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+_CHUNK = 4096
+_PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False}
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,38 @@ def published_feeds(output: Path) -> dict[str, PublishedFeed]:
 
 def _read(path: Path) -> PublishedFeed:
     try:
-        root = etree.parse(str(path), _PARSER).getroot()
+        texts = _header_texts(path)
     except (OSError, etree.XMLSyntaxError):
         return PublishedFeed(None, None)
-    return PublishedFeed(_title(root), _updated(root))
+    return PublishedFeed(_title(texts.get(_TITLE)), _updated(texts.get(_UPDATED)))
 
 
-def _title(root: etree._Element) -> str | None:
-    title = root.findtext(f"{_ATOM}title")
-    return title.strip() or None if title else None
+def _header_texts(path: Path) -> dict[str, str | None]:
+    """The text of each element of the feed before its first entry, by tag. The
+    feed's title and updated time come before the entries, so reading stops at the
+    first entry: a long feed costs no more than a short one."""
+    parser = etree.XMLPullParser(events=("start", "end"), **_PARSER_OPTIONS)
+    texts: dict[str, str | None] = {}
+    root = None
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            parser.feed(chunk)
+            for event, element in parser.read_events():
+                if root is None:
+                    root = element
+                elif event == "start" and element.tag == _ENTRY:
+                    return texts
+                elif event == "end" and element.getparent() is root:
+                    texts.setdefault(element.tag, element.text)
+    parser.close()
+    return texts
 
 
-def _updated(root: etree._Element) -> datetime | None:
-    text = root.findtext(f"{_ATOM}updated")
+def _title(text: str | None) -> str | None:
+    return text.strip() or None if text else None
+
+
+def _updated(text: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text.strip()) if text else None
     except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lxml import etree
@@ -117,3 +118,20 @@ def test_published_feeds_reads_titles_and_times(tmp_path: Path) -> None:
     assert found["topics/a"].updated is not None
     assert found["topics/a"].updated.isoformat() == "2026-01-02T03:04:05+00:00"
     assert found["topics/b"] == PublishedFeed(None, None)
+
+
+def test_only_the_part_before_the_first_entry_is_read(tmp_path: Path) -> None:
+    # Bytes that are not XML after the first entry's start: were they read, the
+    # parser would fail and nothing would be known of the feed.
+    head = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        "<id>x</id><title>News: A &amp; B</title><updated>2026-11-20T10:00:00Z</updated>"
+        "<entry><title>first</title>"
+    )
+    (tmp_path / "topics").mkdir()
+    (tmp_path / "topics/a.atom").write_bytes(head.encode() + b"<<<" + b"x" * 100_000)
+    (tmp_path / "all.atom").write_bytes(b"<feed><unclosed>")
+    assert published_feeds(tmp_path) == {
+        "topics/a": PublishedFeed("News: A & B", datetime(2026, 11, 20, 10, tzinfo=UTC)),
+        "all": PublishedFeed(None, None),
+    }
