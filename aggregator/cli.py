@@ -22,8 +22,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tqdm import tqdm
-
 from aggregator import __version__
 from aggregator.build import BuildOptions, collect, run_build
 from aggregator.config import Config, load_config
@@ -162,6 +160,8 @@ def fetch_progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | No
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
+    from tqdm import tqdm  # here: most runs show no bar and need not load it
+
     with tqdm(desc="fetching pages", unit="page", file=sys.stderr, leave=False) as bar:
 
         def update(done: int, total: int) -> None:
