@@ -666,17 +666,25 @@ def assign_story_ids(stories: Sequence[Sequence[CopyKeys]], known: Mapping[str, 
     so ids do not depend on history unless a story's earliest copy went away or
     an earlier one came, or stories merged or split.
     """
-    # Each story's earliest copy: its (time, smallest URL). Most stories have one.
-    firsts = [
-        (copies[0][0], min(copies[0][1]))
-        if len(copies) == 1
-        else min((when, min(keys)) for when, keys in copies)
+    if not known:
+        return [story_id(_earliest(copies)[1]) for copies in stories]
+    # Most stories carry one known id that no other story carries: theirs whatever
+    # the order below, which only decides between rival claims.
+    carried = [
+        {old for _, keys in copies for url in keys if (old := known.get(url)) is not None}
         for copies in stories
     ]
-    if not known:
-        return [story_id(url) for _, url in firsts]
+    claimants = Counter(old for olds in carried for old in olds)
+    ids: dict[int, str] = {}
+    contested = []
+    for number, olds in enumerate(carried):
+        if len(olds) == 1 and claimants[next(iter(olds))] == 1:
+            ids[number] = next(iter(olds))
+        elif olds:
+            contested.append(number)
     claims: list[tuple[int, float, str, str, int]] = []
-    for number, copies in enumerate(stories):
+    for number in contested:
+        copies = stories[number]
         best: dict[str, tuple[int, float, str]] = {}
         for when, keys in copies:
             for url in keys:
@@ -685,16 +693,23 @@ def assign_story_ids(stories: Sequence[Sequence[CopyKeys]], known: Mapping[str, 
                     claim = (0 if story_id(url) == old else 1, when, min(keys))
                     best[old] = min(best.get(old, claim), claim)
         claims.extend((*claim, old, number) for old, claim in best.items())
-    ids: dict[int, str] = {}
-    taken: set[str] = set()
+    taken = set(ids.values())
     for *_, old, number in sorted(claims):
         if number not in ids and old not in taken:
             ids[number] = old
             taken.add(old)
-    for number in sorted(set(range(len(stories))) - ids.keys(), key=firsts.__getitem__):
+    firsts = {n: _earliest(stories[n]) for n in range(len(stories)) if n not in ids}
+    for number in sorted(firsts, key=firsts.__getitem__):
         ids[number] = _fresh_id(stories[number], firsts[number][1], taken)
         taken.add(ids[number])
     return [ids[number] for number in range(len(stories))]
+
+
+def _earliest(copies: Sequence[CopyKeys]) -> tuple[float, str]:
+    """A story's earliest copy: its (time, smallest URL). Most stories have one copy."""
+    if len(copies) == 1:
+        return copies[0][0], min(copies[0][1])
+    return min((when, min(keys)) for when, keys in copies)
 
 
 def _fresh_id(copies: Sequence[CopyKeys], first_url: str, taken: set[str]) -> str:

@@ -23,12 +23,19 @@ import random
 from collections.abc import Sequence
 from datetime import timedelta
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from aggregator.build import Publication, plan
 from aggregator.config import Config, MergeConfig, RankConfig
-from aggregator.merge import article_keys, merge_stories, story_id, story_id_map
+from aggregator.merge import (
+    CopyKeys,
+    article_keys,
+    assign_story_ids,
+    merge_stories,
+    story_id,
+    story_id_map,
+)
 from aggregator.model import Article, Provider, Story
 from aggregator.rank import base_score, log_score, rank_stories, story_score
 from tests.conftest import NOW
@@ -235,3 +242,57 @@ def test_an_unrelated_article_removes_a_story_from_a_feed_only_by_outranking_it(
             assert new_id in new
             assert new.index(new_id) < len(old)
     assert set(after) >= set(before)
+
+
+def _ids_by_rules(stories: Sequence[Sequence[CopyKeys]], known: dict[str, str]) -> list[str]:
+    """`assign_story_ids`'s docstring taken literally: every claim in one sorted list."""
+    claims = []
+    for number, copies in enumerate(stories):
+        for when, keys in copies:
+            for url in keys:
+                if url in known:
+                    rank = 0 if story_id(url) == known[url] else 1
+                    claims.append((rank, when, min(keys), known[url], number))
+    ids: dict[int, str] = {}
+    for *_, old, number in sorted(claims):
+        if number not in ids and old not in ids.values():
+            ids[number] = old
+    firsts = {n: min((w, min(k)) for w, k in stories[n]) for n in range(len(stories))}
+    for number in sorted(firsts.keys() - ids.keys(), key=firsts.__getitem__):
+        first = firsts[number][1]
+        others = sorted((w, u) for w, keys in stories[number] for u in keys if u != first)
+        options = [story_id(u) for u in [first, *(u for _, u in others)]]
+        suffix = 2
+        while all(option in ids.values() for option in options):
+            options.append(story_id(f"{first}#{suffix}"))
+            suffix += 1
+        ids[number] = next(o for o in options if o not in ids.values())
+    return [ids[n] for n in range(len(stories))]
+
+
+_URLS = st.sampled_from([f"https://e.example/{n}" for n in range(8)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stories=st.lists(
+        st.lists(
+            st.tuples(st.sampled_from([1.0, 2.0, 3.0]), st.sets(_URLS, min_size=1, max_size=3)),
+            min_size=1,
+            max_size=3,
+        ),
+        max_size=6,
+    ),
+    known=st.dictionaries(
+        _URLS, st.sampled_from([story_id(f"https://e.example/{n}") for n in range(5)])
+    ),
+)
+def test_story_ids_follow_their_rules_when_claims_compete(
+    stories: list[list[CopyKeys]], known: dict[str, str]
+) -> None:
+    # Ids carried by several URLs and by several stories (as after splits and
+    # merges): the shortcut for uncontested ids must give what the rules give.
+    # A URL is in one story only: merging joins the copies that share one.
+    urls = [url for copies in stories for url in set().union(*(keys for _, keys in copies))]
+    assume(len(urls) == len(set(urls)))
+    assert assign_story_ids(stories, known) == _ids_by_rules(stories, known)
