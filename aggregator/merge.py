@@ -8,9 +8,11 @@ Two articles are one story when
    after the first copy of the story it joins. Anchored at the first copy, so a
    headline reused every day makes one story per window, not one endless story.
 
-Merging never compares all pairs: titles are grouped by key, the candidates for
-a near-identical title are the titles that hold its two rarest words among their
-few rarest, and only articles of similar titles are paired, within the window.
+Merging never compares all pairs: titles are grouped by key; the candidates for
+a near-identical title are looked up, either as subsets of its content words or
+as the titles whose two rarest words are among its few rarest, whichever finds
+fewer (see `_similar_titles`); and only articles of similar titles are paired,
+within the window.
 Story ids stay put while copies come and go (`assign_story_ids`).
 """
 
