@@ -29,7 +29,7 @@ import re
 import unicodedata
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from aggregator.config import MergeConfig, RankConfig
@@ -44,7 +44,17 @@ _NAMESPACE_BYTES = STORY_ID_NAMESPACE.bytes
 
 def article_keys(article: Article) -> set[str]:
     """Every canonical URL the article is known by."""
-    return _keys(article, canonical_url(article.url))
+    return _keys(article, canonical_url(article.url), canonical_url)
+
+
+class CanonicalUrls(dict[str, str]):
+    """`canonical_url` of each URL looked up, remembered. Passed to `merge_stories`
+    and then to `story_id_map` of the stories it made (or of stories made from
+    them), it spares the map computing again what merging computed."""
+
+    def __missing__(self, url: str) -> str:
+        self[url] = canonical = canonical_url(url)
+        return canonical
 
 
 # Title normalisation ------------------------------------------------------------
@@ -301,6 +311,8 @@ def merge_stories(
     weights: RankConfig,
     reference: datetime,
     known: Mapping[str, str] | None = None,
+    *,
+    canonical: CanonicalUrls | None = None,
 ) -> list[Story]:
     """Group `articles` into stories (see the module docstring).
 
@@ -314,9 +326,13 @@ def merge_stories(
     a story none of whose URLs is known, the id is `story_id` of the canonical URL
     of its earliest copy, so a first build and a build from the same files with
     their own `known` ids give the same stories.
+
+    `canonical`, if given, remembers the canonical URLs computed (see
+    `CanonicalUrls`); it changes nothing in the result.
     """
+    to_canonical = canonical_url if canonical is None else canonical.__getitem__
     with _cyclic_gc_paused():
-        return _merge(list(articles), merge, weights, reference, known or {})
+        return _merge(list(articles), merge, weights, reference, known or {}, to_canonical)
 
 
 @contextlib.contextmanager
@@ -340,12 +356,13 @@ def _merge(
     weights: RankConfig,
     reference: datetime,
     known: Mapping[str, str],
+    to_canonical: Callable[[str], str],
 ) -> list[Story]:
-    urls = [canonical_url(a.url) for a in given]
+    urls = [to_canonical(a.url) for a in given]
     identities = [_identity(a, url) for a, url in zip(given, urls, strict=True)]
     order = sorted(range(len(given)), key=identities.__getitem__)
     ordered = [given[i] for i in order]
-    keys = [_keys(given[i], urls[i]) for i in order]
+    keys = [_keys(given[i], urls[i], to_canonical) for i in order]
     times = [identities[i][1] for i in order]
     groups = _UnionFind(times)
     _join_same_urls(keys, groups)
@@ -418,12 +435,13 @@ def _identity(article: Article, url: str) -> tuple[str, float, str, str]:
     return (url, article.published.timestamp(), article.title, article.source)
 
 
-def _keys(article: Article, url: str) -> set[str]:
-    """`article_keys(article)`, given `canonical_url(article.url)`."""
+def _keys(article: Article, url: str, to_canonical: Callable[[str], str]) -> set[str]:
+    """`article_keys(article)`, given `canonical_url(article.url)` and what computes
+    `canonical_url` of the others."""
     keys = {url}
     for other in (article.amp_url, article.cdn_amp_url):
         if other:
-            keys.add(canonical_url(other))
+            keys.add(to_canonical(other))
     return keys
 
 
@@ -734,14 +752,18 @@ def _fresh_id(copies: Sequence[CopyKeys], first_url: str, taken: set[str]) -> st
     return story_id(f"{first_url}#{suffix}")
 
 
-def story_id_map(stories: Iterable[Story]) -> dict[str, str]:
+def story_id_map(
+    stories: Iterable[Story], canonical: CanonicalUrls | None = None
+) -> dict[str, str]:
     """Each canonical URL of the stories' copies, mapped to its story's id: what a
-    build keeps for the next one's `known`."""
+    build keeps for the next one's `known`. `canonical`: as for `merge_stories`,
+    whose canonical URLs it looks up rather than computing them again."""
+    to_canonical = canonical_url if canonical is None else canonical.__getitem__
     return {
         url: story.id
         for story in stories
         for article in story.articles
-        for url in article_keys(article)
+        for url in _keys(article, to_canonical(article.url), to_canonical)
     }
 
 

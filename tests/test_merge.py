@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import re
 import uuid
@@ -500,6 +501,27 @@ def test_merge_result_does_not_depend_on_input_order() -> None:
     first = merge(early, best, late, other)
     second = merge(other, late, best, early)
     assert sorted(first, key=lambda s: s.id) == sorted(second, key=lambda s: s.id)
+
+
+def test_remembered_canonical_urls_change_neither_the_stories_nor_their_ids() -> None:
+    early, best, late = syndicated()
+    amp = copy(
+        "amp",
+        url=early.url + "?utm_source=feed",
+        amp_url=early.url + "/amp",
+        cdn_amp_url="https://news-example-com.cdn.ampproject.org/c/s/news.example.com/x",
+    )
+    articles = [early, best, late, amp]
+    canonical = merge_module.CanonicalUrls()
+    stories = merge_stories(articles, MergeConfig(), RankConfig(), NOW, canonical=canonical)
+    assert stories == merge(*articles)
+    assert canonical.keys() >= {early.url, amp.url, amp.amp_url, amp.cdn_amp_url}
+    # A lead whose link changed since (as fetching a page may do) is looked up anew.
+    moved = dataclasses.replace(
+        stories[0], lead=dataclasses.replace(stories[0].lead, url="https://moved.example/a")
+    )
+    for these in (stories, [moved, *stories[1:]]):
+        assert story_id_map(these, canonical) == story_id_map(these)
 
 
 # Shortcuts in title_tokens and story_id give the results of the plain reading. ----
