@@ -38,7 +38,7 @@ from aggregator.incremental import (
 )
 from aggregator.jsonfeed import render_json
 from aggregator.lock import build_lock
-from aggregator.merge import merge_stories, story_id_map
+from aggregator.merge import CanonicalUrls, merge_stories, story_id_map
 from aggregator.model import Article, BuildReport, FetchSummary, Rejection, Story
 from aggregator.output import remove_if_present, remove_stale_temporaries
 from aggregator.pages import OPML_NAME, render_index, render_opml
@@ -193,10 +193,12 @@ def rank_all(
     config: Config,
     now: datetime | None,
     known_ids: Mapping[str, str] | None = None,
+    canonical: CanonicalUrls | None = None,
 ) -> Ranking:
     """Merge copies into stories and rank them. Pure.
 
-    `known_ids` are the story ids of the previous build (see `merge_stories`).
+    `known_ids` are the story ids of the previous build and `canonical` remembers
+    canonical URLs (see `merge_stories`).
     """
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
@@ -204,7 +206,9 @@ def rank_all(
     if reference is None:
         stories: list[Story] = []
     else:
-        merged = merge_stories(included, config.merge, config.rank, reference, known_ids)
+        merged = merge_stories(
+            included, config.merge, config.rank, reference, known_ids, canonical=canonical
+        )
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
     return Ranking(tuple(stories), reference, names, drafts, len(included) - len(stories))
@@ -415,7 +419,8 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
         collection = collect(config, clock, found, cache=True)
         published = published_feeds(config.output)
         known_ids = load_story_ids(config.state_dir)
-        ranking = rank_all(collection.articles, config, options.now, known_ids)
+        canonical = CanonicalUrls()  # computed while merging, looked up for the ids
+        ranking = rank_all(collection.articles, config, options.now, known_ids, canonical)
         report = BuildReport(
             files=collection.files,
             rejected=list(collection.rejected),
@@ -433,7 +438,7 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
                 check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
             # Ids first: should writing the feeds fail, the next build still gives
             # these stories the ids their readers may already have seen.
-            save_story_ids(config.state_dir, story_id_map(ranking.stories))
+            save_story_ids(config.state_dir, story_id_map(ranking.stories, canonical))
             planned = output_plan(publication, config, collection.digests)
             written = previous.get("files")
             results, files = write_changed(

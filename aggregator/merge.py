@@ -8,9 +8,11 @@ Two articles are one story when
    after the first copy of the story it joins. Anchored at the first copy, so a
    headline reused every day makes one story per window, not one endless story.
 
-Merging never compares all pairs: titles are grouped by key, the candidates for
-a near-identical title are the titles that hold its two rarest words among their
-few rarest, and only articles of similar titles are paired, within the window.
+Merging never compares all pairs: titles are grouped by key; the candidates for
+a near-identical title are looked up, either as subsets of its content words or
+as the titles whose two rarest words are among its few rarest, whichever finds
+fewer (see `_similar_titles`); and only articles of similar titles are paired,
+within the window.
 Story ids stay put while copies come and go (`assign_story_ids`).
 """
 
@@ -18,14 +20,16 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import gc
 import hashlib
 import itertools
+import math
 import re
 import unicodedata
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from aggregator.config import MergeConfig, RankConfig
@@ -40,7 +44,17 @@ _NAMESPACE_BYTES = STORY_ID_NAMESPACE.bytes
 
 def article_keys(article: Article) -> set[str]:
     """Every canonical URL the article is known by."""
-    return _keys(article, canonical_url(article.url))
+    return _keys(article, canonical_url(article.url), canonical_url)
+
+
+class CanonicalUrls(dict[str, str]):
+    """`canonical_url` of each URL looked up, remembered. Passed to `merge_stories`
+    and then to `story_id_map` of the stories it made (or of stories made from
+    them), it spares the map computing again what merging computed."""
+
+    def __missing__(self, url: str) -> str:
+        self[url] = canonical = canonical_url(url)
+        return canonical
 
 
 # Title normalisation ------------------------------------------------------------
@@ -297,6 +311,8 @@ def merge_stories(
     weights: RankConfig,
     reference: datetime,
     known: Mapping[str, str] | None = None,
+    *,
+    canonical: CanonicalUrls | None = None,
 ) -> list[Story]:
     """Group `articles` into stories (see the module docstring).
 
@@ -310,9 +326,13 @@ def merge_stories(
     a story none of whose URLs is known, the id is `story_id` of the canonical URL
     of its earliest copy, so a first build and a build from the same files with
     their own `known` ids give the same stories.
+
+    `canonical`, if given, remembers the canonical URLs computed (see
+    `CanonicalUrls`); it changes nothing in the result.
     """
+    to_canonical = canonical_url if canonical is None else canonical.__getitem__
     with _cyclic_gc_paused():
-        return _merge(list(articles), merge, weights, reference, known or {})
+        return _merge(list(articles), merge, weights, reference, known or {}, to_canonical)
 
 
 @contextlib.contextmanager
@@ -336,12 +356,13 @@ def _merge(
     weights: RankConfig,
     reference: datetime,
     known: Mapping[str, str],
+    to_canonical: Callable[[str], str],
 ) -> list[Story]:
-    urls = [canonical_url(a.url) for a in given]
+    urls = [to_canonical(a.url) for a in given]
     identities = [_identity(a, url) for a, url in zip(given, urls, strict=True)]
     order = sorted(range(len(given)), key=identities.__getitem__)
     ordered = [given[i] for i in order]
-    keys = [_keys(given[i], urls[i]) for i in order]
+    keys = [_keys(given[i], urls[i], to_canonical) for i in order]
     times = [identities[i][1] for i in order]
     groups = _UnionFind(times)
     _join_same_urls(keys, groups)
@@ -414,12 +435,13 @@ def _identity(article: Article, url: str) -> tuple[str, float, str, str]:
     return (url, article.published.timestamp(), article.title, article.source)
 
 
-def _keys(article: Article, url: str) -> set[str]:
-    """`article_keys(article)`, given `canonical_url(article.url)`."""
+def _keys(article: Article, url: str, to_canonical: Callable[[str], str]) -> set[str]:
+    """`article_keys(article)`, given `canonical_url(article.url)` and what computes
+    `canonical_url` of the others."""
     keys = {url}
     for other in (article.amp_url, article.cdn_amp_url):
         if other:
-            keys.add(canonical_url(other))
+            keys.add(to_canonical(other))
     return keys
 
 
@@ -487,52 +509,13 @@ def _similar_pairs(
     maps each title to its articles, in that order.
 
     No all-pairs comparison. Whether two titles are similar does not depend on
-    time, so it is decided once per pair of distinct titles, and only similar
-    titles' articles are paired within the window. The candidates: rank content
-    words rarest first. When a title `small` of three or more content words is
-    similar to `large`, its words all occur in `large`, which has at most
-    `_spare_words` more; so `small`'s two rarest words are among `large`'s
-    spare + 2 rarest. Titles are indexed by their two rarest words: those under the
-    same two are compared with each other, and each title looks up the other pairs
-    among its spare + 2 rarest.
+    time, so it is decided once per pair of distinct titles, among the few
+    candidates `_similar_titles` looks up, and only similar titles' articles are
+    paired within the window.
     """
     when_of = times.__getitem__
-    rarest_of = _rarest_words(articles_with, threshold)
-    content_of: dict[tuple[str, ...], frozenset[str]] = {}  # filled as titles are compared
-
-    def content(title: tuple[str, ...]) -> frozenset[str]:
-        words = content_of.get(title)
-        if words is None:
-            words = content_of[title] = _content(title)
-        return words
-
-    def contains_similar(small: tuple[str, ...], large: tuple[str, ...]) -> bool:
-        """True when `large` holds every content word of `small` and they are similar."""
-        content_small, content_large = content(small), content(large)
-        return content_small <= content_large and _similar_long(
-            small, content_small, large, content_large, threshold
-        )
-
-    by_rarest_two: dict[tuple[int, int], list[tuple[str, ...]]] = defaultdict(list)
-    for title, rarest in rarest_of.items():
-        by_rarest_two[rarest[0], rarest[1]].append(title)
-    similar = [
-        (small, large)
-        for same_two in by_rarest_two.values()
-        if len(same_two) > 1
-        for small, large in itertools.permutations(same_two, 2)
-        if contains_similar(small, large)
-    ]
-    # Titles indexed under another pair of `large`'s spare + 2 rarest words.
-    indexed = by_rarest_two.__contains__
-    for large, rarest in rarest_of.items():
-        pairs_but_first = itertools.islice(itertools.combinations(rarest, 2), 1, None)
-        for key in filter(indexed, pairs_but_first):
-            for small in by_rarest_two[key]:
-                if contains_similar(small, large):
-                    similar.append((small, large))
     pairs: dict[int, set[int]] = defaultdict(set)
-    for small, large in similar:
+    for small, large in _similar_titles(articles_with, threshold):
         candidates = articles_with[large]
         for index in articles_with[small]:
             when = times[index]
@@ -544,27 +527,87 @@ def _similar_pairs(
     return {index: sorted(firsts) for index, firsts in pairs.items()}
 
 
-def _rarest_words(
-    titles: Iterable[tuple[str, ...]], threshold: float
-) -> dict[tuple[str, ...], list[int]]:
-    """Each title that may be similar to another, and its spare + 2 rarest content
-    words (see `_spare_words`) as ranks, rarest first: words are ranked by how
-    often they occur in `titles`, ties by the word. (Any one order of words would
-    find every candidate; rarest first finds fewest.)"""
+_Title = tuple[str, ...]
+
+
+def _similar_titles(titles: Iterable[_Title], threshold: float) -> Iterator[tuple[_Title, _Title]]:
+    """Each (small, large) of two distinct `titles` that are `similar_titles` where
+    `large` holds every content word of `small`: both ways round when they hold the
+    same ones.
+
+    Found by looking titles up, not by comparing pairs. `small` has three or more
+    content words (with fewer it matches an identical title only), all of them
+    in `large`, which has at most `_spare_words` more, none with a digit. So there
+    are two exact ways to find the candidates for `large`, and it takes the one
+    with fewer:
+    - its subsets: `small`'s content words are `large`'s less at most spare of
+      its digitless ones, so look each such set up among the titles indexed by
+      their content words. Few where few words make many titles (templated
+      headlines), but exponentially many in the spare words;
+    - its rarest words: ranking words from rarest to commonest, `small`'s two
+      rarest are among `large`'s spare + 2 rarest, so look up the titles indexed
+      under each pair of those by their own two rarest. Few where words are rare,
+      but titles pile up under pairs of common words.
+    """
     titles = list(titles)
     frequency = Counter(itertools.chain.from_iterable(titles))
-    ranked_words = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
-    rank = {word: number for number, word in enumerate(ranked_words)}
+    ranked = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
+    rank = {word: number for number, word in enumerate(ranked)}
+    numbers = frozenset(rank[word] for word in ranked if _has_digit(word))
     rank.update(dict.fromkeys(STOPWORDS, -1))  # -1: not a content word
     longest = max(map(len, titles), default=0)
-    kept = [_spare_words(size, threshold) + 2 for size in range(longest + 1)]
-    rarest_of: dict[tuple[str, ...], list[int]] = {}
+    spare_of = [_spare_words(size, threshold) for size in range(longest + 1)]
+    # Titles by their content words, as ranks, and by their two rarest.
+    ranks_of: dict[_Title, tuple[frozenset[int], list[int]]] = {}
+    titles_of: dict[frozenset[int], list[_Title]] = defaultdict(list)
+    titles_by_rarest: dict[tuple[int, int], list[_Title]] = defaultdict(list)
     for title in titles:
-        ranks = set(map(rank.__getitem__, title))
-        ranks.discard(-1)
-        if kept[len(ranks)] >= 2:  # three words or more, and not too few for `threshold`
-            rarest_of[title] = sorted(ranks)[: kept[len(ranks)]]
-    return rarest_of
+        ranks = frozenset(map(rank.__getitem__, title)).difference((-1,))
+        spare = spare_of[len(ranks)]
+        if spare >= 0:  # three words or more
+            rarest = sorted(ranks)[: spare + 2]
+            ranks_of[title] = ranks, rarest
+            titles_of[ranks].append(title)
+            titles_by_rarest[rarest[0], rarest[1]].append(title)
+    content_of = _Content()
+    for large, (ranks, rarest) in ranks_of.items():
+        spare = len(rarest) - 2
+        by_rarest = list(filter(None, map(titles_by_rarest.get, itertools.combinations(rarest, 2))))
+        found = sum(map(len, by_rarest))
+        if found == 1:  # `large` alone, under its own two rarest words
+            continue
+        optional = ranks.difference(numbers)
+        candidates: Iterable[_Title]
+        if found <= _subset_count(len(optional), spare):
+            candidates = itertools.chain.from_iterable(by_rarest)
+        else:
+            candidates = (
+                small
+                for k in range(spare + 1)
+                for left_out in itertools.combinations(optional, k)
+                for small in titles_of.get(ranks.difference(left_out), ())
+            )
+        for small in candidates:
+            if (
+                small != large
+                and ranks_of[small][0] <= ranks
+                and _similar_long(small, content_of[small], large, content_of[large], threshold)
+            ):
+                yield small, large
+
+
+class _Content(dict[_Title, frozenset[str]]):
+    """The `_content` of each title looked up, remembered."""
+
+    def __missing__(self, title: _Title) -> frozenset[str]:
+        self[title] = words = _content(title)
+        return words
+
+
+@functools.cache
+def _subset_count(size: int, most: int) -> int:
+    """How many subsets a set of `size` members has that leave out at most `most`."""
+    return sum(math.comb(size, k) for k in range(most + 1))
 
 
 def _spare_words(size: int, threshold: float) -> int:
@@ -724,14 +767,18 @@ def _fresh_id(copies: Sequence[CopyKeys], first_url: str, taken: set[str]) -> st
     return story_id(f"{first_url}#{suffix}")
 
 
-def story_id_map(stories: Iterable[Story]) -> dict[str, str]:
+def story_id_map(
+    stories: Iterable[Story], canonical: CanonicalUrls | None = None
+) -> dict[str, str]:
     """Each canonical URL of the stories' copies, mapped to its story's id: what a
-    build keeps for the next one's `known`."""
+    build keeps for the next one's `known`. `canonical`: as for `merge_stories`,
+    whose canonical URLs it looks up rather than computing them again."""
+    to_canonical = canonical_url if canonical is None else canonical.__getitem__
     return {
         url: story.id
         for story in stories
         for article in story.articles
-        for url in article_keys(article)
+        for url in _keys(article, to_canonical(article.url), to_canonical)
     }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import itertools
 import re
 import uuid
 from collections.abc import Sequence
@@ -237,6 +239,83 @@ def test_a_higher_threshold_is_more_cautious() -> None:
     assert len(merge(first, second, threshold=0.9)) == 2
 
 
+# The candidate search finds every similar pair, as comparing all pairs would. ----
+
+Title = tuple[str, ...]
+
+
+def all_similar_pairs(titles: Sequence[Title], threshold: float) -> set[tuple[Title, Title]]:
+    """Every (small, large) that `_similar_titles` must find, by comparing all pairs."""
+    return {
+        (small, large)
+        for small in titles
+        for large in titles
+        if small != large
+        and merge_module._content(small) <= merge_module._content(large)
+        and similar_titles(small, large, threshold)
+    }
+
+
+def similar_pairs_found(titles: Sequence[Title], threshold: float) -> set[tuple[Title, Title]]:
+    found = list(merge_module._similar_titles(titles, threshold))
+    assert len(found) == len(set(found)), "a pair found twice"
+    return set(found)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5, 0.8, 0.9, 1.0])
+def test_titles_that_differ_by_up_to_the_spare_words_are_found(threshold: float) -> None:
+    # Every prefix of a long headline: each one is similar to the longer ones that
+    # add at most `_spare_words` of the longer's words, and to no others.
+    words = tuple(f"word{letter}" for letter in "abcdefghijklmnopqrst")
+    titles = [words[:size] for size in range(1, len(words) + 1)]
+    assert similar_pairs_found(titles, threshold) == all_similar_pairs(titles, threshold)
+
+
+def test_a_title_of_twenty_words_has_four_spare_ones_at_the_default_threshold() -> None:
+    words = tuple(f"word{letter}" for letter in "abcdefghijklmnopqrst")
+    found = similar_pairs_found([words[:15], words[:16], words[:20]], 0.8)
+    assert (words[:16], words[:20]) in found
+    assert (words[:15], words[:20]) not in found
+
+
+def test_titles_with_the_same_content_words_are_found_both_ways_round() -> None:
+    a = ("storm", "hits", "coast", "town")
+    b = ("storm", "hits", "the", "coast", "town")
+    c = ("storm", "hits", "coast", "of", "town")
+    for threshold in (0.8, 1.0):
+        found = similar_pairs_found([a, b, c], threshold)
+        assert found == {(x, y) for x in (a, b, c) for y in (a, b, c) if x != y}
+
+
+def test_templated_titles_are_all_found() -> None:
+    # Few words, many titles: every title shares its rarest words with many others.
+    words = ("apple", "unveils", "cheaper", "phone", "in", "europe", "this", "fall", "2026")
+    titles = sorted(
+        {
+            tuple(word for word, keep in zip(words, mask, strict=True) if keep)
+            for mask in itertools.product((True, False), repeat=len(words))
+        }
+    )
+    for threshold in (0.5, 0.8):
+        assert similar_pairs_found(titles, threshold) == all_similar_pairs(titles, threshold)
+
+
+VOCABULARY = ("storm", "hits", "coast", "town", "power", "cut", "rail", "plan", "vote")
+TITLE_WORDS = st.sampled_from((*VOCABULARY, "the", "of", "new", "2", "100", "1500d5"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(TITLE_WORDS, min_size=1, max_size=16).map(tuple), max_size=40),
+    st.sampled_from([0.0, 0.3, 0.5, 0.8, 0.9, 1.0]),
+)
+def test_similar_titles_are_found_as_by_comparing_all_pairs(
+    titles: list[Title], threshold: float
+) -> None:
+    titles = list(dict.fromkeys(titles))
+    assert similar_pairs_found(titles, threshold) == all_similar_pairs(titles, threshold)
+
+
 def _labelled_pairs() -> list[dict[str, str]]:
     with PAIRS.open(encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -422,6 +501,27 @@ def test_merge_result_does_not_depend_on_input_order() -> None:
     first = merge(early, best, late, other)
     second = merge(other, late, best, early)
     assert sorted(first, key=lambda s: s.id) == sorted(second, key=lambda s: s.id)
+
+
+def test_remembered_canonical_urls_change_neither_the_stories_nor_their_ids() -> None:
+    early, best, late = syndicated()
+    amp = copy(
+        "amp",
+        url=early.url + "?utm_source=feed",
+        amp_url=early.url + "/amp",
+        cdn_amp_url="https://news-example-com.cdn.ampproject.org/c/s/news.example.com/x",
+    )
+    articles = [early, best, late, amp]
+    canonical = merge_module.CanonicalUrls()
+    stories = merge_stories(articles, MergeConfig(), RankConfig(), NOW, canonical=canonical)
+    assert stories == merge(*articles)
+    assert canonical.keys() >= {early.url, amp.url, amp.amp_url, amp.cdn_amp_url}
+    # A lead whose link changed since (as fetching a page may do) is looked up anew.
+    moved = dataclasses.replace(
+        stories[0], lead=dataclasses.replace(stories[0].lead, url="https://moved.example/a")
+    )
+    for these in (stories, [moved, *stories[1:]]):
+        assert story_id_map(these, canonical) == story_id_map(these)
 
 
 # Shortcuts in title_tokens and story_id give the results of the plain reading. ----
