@@ -32,11 +32,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from aggregator.config import MergeConfig, RankConfig
+from aggregator.headlines import similar_titles, title_tokens
 from aggregator.merge import (
     article_keys,
     merge_stories,
-    similar_titles,
-    title_tokens,
 )
 from aggregator.model import Article, Provider
 from aggregator.rank import rank_stories, reference_time

@@ -16,16 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator import headlines
 from aggregator import merge as merge_module
 from aggregator.config import Config, MergeConfig, RankConfig
 from aggregator.emit import entry_html
+from aggregator.headlines import content_words, similar_titles, title_tokens
 from aggregator.merge import (
     assign_story_ids,
     merge_stories,
-    similar_titles,
     story_id,
     story_id_map,
-    title_tokens,
 )
 from aggregator.model import Article, Provider, Related, Story
 from aggregator.urls import canonical_url
@@ -251,7 +251,7 @@ def all_similar_pairs(titles: Sequence[Title], threshold: float) -> set[tuple[Ti
         for small in titles
         for large in titles
         if small != large
-        and merge_module._content(small) <= merge_module._content(large)
+        and content_words(small) <= content_words(large)
         and similar_titles(small, large, threshold)
     }
 
@@ -547,8 +547,8 @@ def test_the_ascii_shortcut_of_title_tokens_changes_nothing(title: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(HEADLINE_PIECES | st.text(max_size=3), max_size=10).map("".join))
 def test_number_words_are_found_as_by_a_plain_alternation(text: str) -> None:
-    plain = re.compile(rf"\b({'|'.join(merge_module._NUMBER_WORDS)})\b", re.IGNORECASE)
-    fast = merge_module._NUMBER_WORD
+    plain = re.compile(rf"\b({'|'.join(headlines._NUMBER_WORDS)})\b", re.IGNORECASE)
+    fast = headlines._NUMBER_WORD
     assert [m.group(1) for m in fast.finditer(text)] == [m.group(1) for m in plain.finditer(text)]
 
 
