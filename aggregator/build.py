@@ -44,6 +44,7 @@ from aggregator.output import remove_if_present, remove_stale_temporaries
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_stories, reference_time
+from aggregator.rendering import Renderer
 from aggregator.sources import FoundFiles, find_article_files
 from aggregator.state import (
     LAST_BUILD,
@@ -64,7 +65,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 FETCH_CACHE = "fetch-cache.sqlite"
 
 #: Formats written for every feed: file suffix and renderer.
-FORMATS: tuple[tuple[str, Callable[[FeedSpec], bytes]], ...] = (
+FORMATS: tuple[tuple[str, Renderer], ...] = (
     ("atom", render_atom),
     ("rss", render_rss),
     ("json", render_json),
@@ -313,24 +314,6 @@ def _orphan_spec(
     title = feed.title or f"{config.site.title}: {stem.removeprefix('topics/')}"
     spec = _spec(config, stem, title, (), {}, published)
     return dataclasses.replace(spec, title=title, subtitle=f"No stories at the moment in {title}")
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    """One output file's bytes; `path` is relative to the output directory."""
-
-    path: str
-    entries: int
-    data: bytes
-
-
-def render_feeds(feeds: Iterable[tuple[str, FeedSpec]]) -> list[RenderedFile]:
-    """Every feed in every format."""
-    return [
-        RenderedFile(f"{stem}.{suffix}", len(spec.stories), render(spec))
-        for stem, spec in feeds
-        for suffix, render in FORMATS
-    ]
 
 
 def check_drop(previous: int | None, current: int, max_drop_ratio: float) -> None:

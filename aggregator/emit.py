@@ -23,9 +23,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from aggregator import __version__
-from aggregator.feedspec import FeedSpec, entry_html, story_image, story_tags
+from aggregator.feedspec import Entries, Entry, FeedSpec, story_tags
 from aggregator.model import Story
-from aggregator.urls import clean_url
 
 GENERATOR = "news-aggregator"
 GENERATOR_URI = "https://example.invalid/news-aggregator"
@@ -34,24 +33,28 @@ _ATOM_LINK = "{http://www.w3.org/2005/Atom}link"
 _EXTENSION = "publishing"
 
 
-def render_atom(spec: FeedSpec) -> bytes:
-    """The feed as Atom (RFC 4287)."""
+def render_atom(spec: FeedSpec, entries: Entries | None = None) -> bytes:
+    """The feed as Atom (RFC 4287); `entries` may hold its stories' entries already."""
+    entries = Entries() if entries is None else entries
     feed = _generator(spec)
     feed.link(href=spec.self_url("atom"), rel="self", type="application/atom+xml")
     if spec.hub_url:
         feed.link(href=spec.hub_url, rel="hub")
     feed.link(href=spec.site_url, rel="alternate", type="text/html")
     for story in spec.stories:
-        entry = _entry(feed, story, spec)
+        parts = entries[story]
+        entry = _entry(feed, story, parts, spec)
         entry.summary(story.lead.excerpt or story.lead.title, type="text")
-        entry.content(entry_html(story), type="html")
+        entry.content(parts.content_html, type="html")
         if story.lead.provider is not None:
             entry.author(name=story.lead.provider.name)
     return bytes(feed.atom_str(pretty=True))
 
 
-def render_rss(spec: FeedSpec) -> bytes:
-    """The feed as RSS 2.0, following the RSS Board's best practices."""
+def render_rss(spec: FeedSpec, entries: Entries | None = None) -> bytes:
+    """The feed as RSS 2.0, following the RSS Board's best practices; `entries` as
+    for `render_atom`."""
+    entries = Entries() if entries is None else entries
     feed = _generator(spec)
     feed.load_extension("dc", atom=False, rss=True)
     # feedgen makes the last link added the channel <link>: self first, site last.
@@ -59,10 +62,11 @@ def render_rss(spec: FeedSpec) -> bytes:
     feed.link(href=spec.site_url, rel="alternate")
     feed.lastBuildDate(spec.updated)
     for story in spec.stories:
-        entry = _entry(feed, story, spec)
+        parts = entries[story]
+        entry = _entry(feed, story, parts, spec)
         # RSS readers render <description> as HTML: escape so text stays text.
         entry.description(html.escape(story.lead.excerpt or story.lead.title, quote=False))
-        entry.content(entry_html(story), type="CDATA")
+        entry.content(parts.content_html, type="CDATA")
         entry.guid(story.id, permalink=False)
         if story.lead.provider is not None:
             entry.dc.dc_creator(story.lead.provider.name)
@@ -86,17 +90,17 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     return feed
 
 
-def _entry(feed: FeedGenerator, story: Story, spec: FeedSpec) -> Any:
+def _entry(feed: FeedGenerator, story: Story, parts: Entry, spec: FeedSpec) -> Any:
     lead = story.lead
     entry = feed.add_entry(order="append")
     entry.id(story.id)
     entry.title(lead.title)
-    entry.link(href=clean_url(lead.url), rel="alternate")
+    entry.link(href=parts.link, rel="alternate")
     entry.published(story.published)
     entry.updated(story.updated)
     for name in story_tags(story, spec.topic_names):
         entry.category(term=name, label=name)
-    image = story_image(story)
+    image = parts.image
     if image is not None:
         thumbnail = {"url": image.url, "group": None}
         if image.width and image.height:

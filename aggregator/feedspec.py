@@ -1,8 +1,10 @@
-"""What one feed shows, whatever its format: the `FeedSpec` and the entry HTML.
+"""What one feed shows, whatever its format: the `FeedSpec` and each story's `Entry`.
 
 Every renderer (Atom and RSS in `emit`, JSON Feed in `jsonfeed`, the index pages in
 `pages`) reads the same `FeedSpec`, so the formats never disagree about a feed.
-Pure: no I/O.
+A story appears in several feeds and each feed in several formats: the parts of
+its entry that depend on the story alone (its `Entry`) are derived once per
+rendering pass, through `Entries`. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -56,6 +58,44 @@ class FeedSpec:
     def newest(self) -> Story | None:
         """The most recently published story; among equals the best-ranked."""
         return max(self.stories, key=lambda story: story.published, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What every format shows of a story that is derived from the story alone.
+
+    `link` is the lead's URL without tracking parameters, `content_html` the
+    entry's HTML (`entry_html`) and `image` the image shown with it (`story_image`).
+    """
+
+    link: str
+    content_html: str
+    image: Image | None
+
+    @classmethod
+    def of(cls, story: Story) -> Entry:
+        """The story's entry parts, derived now."""
+        return cls(clean_url(story.lead.url), entry_html(story), story_image(story))
+
+
+class Entries:
+    """Each story's `Entry`, derived the first time it is asked for.
+
+    Owned by one rendering pass (the feeds and formats a build renders, or a
+    part of them) and dropped with it, so nothing outlives a build. Stories are
+    told apart by identity: the same story object in several feeds is derived
+    once, and a story object is never mistaken for another.
+    """
+
+    def __init__(self) -> None:
+        # id(story) -> (story, entry); holding the story keeps its id from being reused.
+        self._made: dict[int, tuple[Story, Entry]] = {}
+
+    def __getitem__(self, story: Story) -> Entry:
+        made = self._made.get(id(story))
+        if made is None:
+            made = self._made[id(story)] = (story, Entry.of(story))
+        return made[1]
 
 
 def story_image(story: Story) -> Image | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -39,6 +39,7 @@ from aggregator.cache import settled_before
 from aggregator.config import Config
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
 from aggregator.output import publish
+from aggregator.rendering import Renderer, Rendering, render_all
 from aggregator.sources import FoundFiles
 from aggregator.state import code_digest
 
@@ -129,17 +130,20 @@ def build_record(
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """An output file as planned: `digest` covers everything `render` depends on."""
+    """An output file as planned: its bytes, when known, or how to render them.
+
+    `digest` covers everything the bytes depend on.
+    """
 
     path: str  # relative to the output directory
     entries: int
     digest: str
-    render: Callable[[], bytes]
+    source: bytes | Rendering
 
 
 def plan_feed_files(
     feeds: Sequence[tuple[str, FeedSpec]],
-    formats: Sequence[tuple[str, Callable[[FeedSpec], bytes]]],
+    formats: Sequence[tuple[str, Renderer]],
     known: Mapping[str, tuple[Article, str]],
 ) -> list[PlannedFile]:
     """Every feed in every format, each with its digest. `known` maps an article's
@@ -153,16 +157,14 @@ def plan_feed_files(
             path = f"{stem}.{suffix}"
             digest = hashlib.blake2b(digest_size=16)
             digest.update(f"{_environment()}\n{path}\n{content}".encode())
-            planned.append(
-                PlannedFile(path, len(spec.stories), digest.hexdigest(), _renderer(render, spec))
-            )
+            planned.append(PlannedFile(path, len(spec.stories), digest.hexdigest(), (render, spec)))
     return planned
 
 
 def prepared_file(path: str, data: bytes) -> PlannedFile:
     """A file whose bytes are already known (cheap to make): its digest is theirs."""
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    return PlannedFile(path, 0, digest, lambda: data)
+    return PlannedFile(path, 0, digest, data)
 
 
 def write_changed(
@@ -175,7 +177,9 @@ def write_changed(
     and the file records for the next build. Raises `EmitError` as `publish` does.
     """
     stale = [f for f in files if not _as_written(previous.get(f.path), f.digest, output / f.path)]
-    written = publish({output / f.path: f.render() for f in stale})
+    written = publish(
+        {output / f.path: data for f, data in zip(stale, _contents(stale), strict=True)}
+    )
     records: FileRecords = {}
     for planned in files:
         stamp = _stamp(output / planned.path)
@@ -185,8 +189,11 @@ def write_changed(
     return results, records
 
 
-def _renderer(render: Callable[[FeedSpec], bytes], spec: FeedSpec) -> Callable[[], bytes]:
-    return lambda: render(spec)
+def _contents(files: Sequence[PlannedFile]) -> list[bytes]:
+    """Each file's bytes, in order: the feeds among them rendered in one pass."""
+    renderings = [f.source for f in files if not isinstance(f.source, bytes)]
+    rendered = iter(render_all(renderings))
+    return [f.source if isinstance(f.source, bytes) else next(rendered) for f in files]
 
 
 def _as_written(record: Any, digest: str, path: Path) -> bool:

@@ -11,15 +11,16 @@ import json
 from datetime import datetime
 from typing import Any
 
-from aggregator.feedspec import FeedSpec, entry_html, story_image, story_tags
+from aggregator.feedspec import Entries, FeedSpec, story_tags
 from aggregator.model import Story
-from aggregator.urls import clean_url
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
-def render_json(spec: FeedSpec) -> bytes:
-    """The feed as a JSON Feed 1.1 document, UTF-8."""
+def render_json(spec: FeedSpec, entries: Entries | None = None) -> bytes:
+    """The feed as a JSON Feed 1.1 document, UTF-8; `entries` may hold its stories'
+    entries already."""
+    entries = Entries() if entries is None else entries
     document: dict[str, Any] = {
         "version": VERSION,
         "title": spec.title,
@@ -31,24 +32,24 @@ def render_json(spec: FeedSpec) -> bytes:
     }
     if spec.hub_url:
         document["hubs"] = [{"type": "WebSub", "url": spec.hub_url}]
-    document["items"] = [_item(story, spec) for story in spec.stories]
+    document["items"] = [_item(story, spec, entries) for story in spec.stories]
     text = json.dumps(document, ensure_ascii=False, indent=2)
     return (text + "\n").encode("utf-8")
 
 
-def _item(story: Story, spec: FeedSpec) -> dict[str, Any]:
+def _item(story: Story, spec: FeedSpec, entries: Entries) -> dict[str, Any]:
     lead = story.lead
+    parts = entries[story]
     item: dict[str, Any] = {
         "id": story.id,
-        "url": clean_url(lead.url),
+        "url": parts.link,
         "title": lead.title,
-        "content_html": entry_html(story),
+        "content_html": parts.content_html,
     }
     if lead.excerpt:
         item["summary"] = lead.excerpt
-    image = story_image(story)
-    if image is not None:
-        item["image"] = image.url
+    if parts.image is not None:
+        item["image"] = parts.image.url
     item["date_published"] = _rfc3339(story.published)
     item["date_modified"] = _rfc3339(story.updated)
     if lead.provider is not None:

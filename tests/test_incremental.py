@@ -16,9 +16,10 @@ import pytest
 from aggregator import build
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, SiteConfig
-from aggregator.emit import FeedSpec
+from aggregator.feedspec import Entries, FeedSpec
 from aggregator.incremental import reusable_report
 from aggregator.model import BuildReport
+from aggregator.rendering import Renderer
 from aggregator.state import LAST_BUILD
 from tests.conftest import NOW, WriteArticle
 
@@ -43,12 +44,10 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The feed files rendered (as 'title.suffix'), build after build."""
     seen: list[str] = []
 
-    def counting(
-        suffix: str, render: Callable[[FeedSpec], bytes]
-    ) -> tuple[str, Callable[[FeedSpec], bytes]]:
-        def wrapper(spec: FeedSpec) -> bytes:
+    def counting(suffix: str, render: Renderer) -> tuple[str, Renderer]:
+        def wrapper(spec: FeedSpec, entries: Entries) -> bytes:
             seen.append(f"{spec.url_stem.rsplit('/', 1)[-1]}.{suffix}")
-            return render(spec)
+            return render(spec, entries)
 
         return suffix, wrapper
 

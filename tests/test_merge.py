@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from aggregator import headlines
 from aggregator import merge as merge_module
 from aggregator.config import Config, MergeConfig, RankConfig
-from aggregator.emit import entry_html
+from aggregator.feedspec import entry_html
 from aggregator.headlines import content_words, similar_titles, title_tokens
 from aggregator.merge import (
     assign_story_ids,
