@@ -33,7 +33,8 @@ def render_json(spec: FeedSpec, entries: Entries | None = None) -> bytes:
     if spec.hub_url:
         document["hubs"] = [{"type": "WebSub", "url": spec.hub_url}]
     document["items"] = [_item(story, spec, entries) for story in spec.stories]
-    text = json.dumps(document, ensure_ascii=False, indent=2)
+    # Compact, without `indent`: json then encodes in C, several times faster.
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return (text + "\n").encode("utf-8")
 
 

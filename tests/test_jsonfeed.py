@@ -67,4 +67,4 @@ def test_bytes_are_stable_utf8_with_a_final_newline() -> None:
     assert data == render_json(spec(title="Nachrichten: Energie — 日本"))
     assert "Energie — 日本".encode() in data  # not \u escapes
     assert data.endswith(b"}\n")
-    assert render_json(replace(spec(), stories=())).endswith(b'"items": []\n}\n')
+    assert render_json(replace(spec(), stories=())).endswith(b'"items":[]}\n')
