@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator import __version__
-from aggregator.build import BuildOptions, collect, run_build
+from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, load_config
 from aggregator.errors import (
     ConfigError,
@@ -224,6 +224,8 @@ def _parse_now(text: str) -> datetime:
 
 
 def _check(config: Config, clock: datetime) -> int:
+    from aggregator.pipeline import collect  # not needed by a build with nothing to do
+
     collection = collect(config, clock)
     for rejection in collection.rejected:
         log.error("%s: %s", rejection.path, rejection.reason)

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from aggregator import cache, sources
-from aggregator.build import BuildOptions, collect, run_build
+from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
 from aggregator.config import Config
 from aggregator.parallel import Parsed
+from aggregator.pipeline import collect
 from tests.conftest import NOW, WriteArticle
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import build
+from aggregator import pipeline
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, SiteConfig
 from aggregator.feedspec import Entries, FeedSpec
@@ -51,7 +51,7 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         return suffix, wrapper
 
-    monkeypatch.setattr(build, "FORMATS", tuple(counting(s, r) for s, r in build.FORMATS))
+    monkeypatch.setattr(pipeline, "FORMATS", tuple(counting(s, r) for s, r in pipeline.FORMATS))
     return seen
 
 
@@ -88,7 +88,7 @@ def forbid_collect(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("the build read the articles")
 
-    monkeypatch.setattr(build, "collect", fail)
+    monkeypatch.setattr(pipeline, "collect", fail)
 
 
 @pytest.mark.usefixtures("sample")
@@ -261,7 +261,7 @@ def test_a_build_right_after_an_edit_is_not_relied_on(
     record = json.loads((config.state_dir / LAST_BUILD).read_text())
     assert record["fingerprint"] is None  # a same-size edit in the same tick would hide
     calls: list[object] = []
-    real = build.collect
-    monkeypatch.setattr(build, "collect", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = pipeline.collect
+    monkeypatch.setattr(pipeline, "collect", lambda *a, **k: calls.append(a) or real(*a, **k))
     run_build(config, BuildOptions(), NOW)
     assert len(calls) == 1  # so the next build reads the articles again

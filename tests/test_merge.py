@@ -481,7 +481,7 @@ def test_entry_html_lists_related_coverage_without_merging_it() -> None:
 
 
 def test_plan_counts_stories_as_articles_and_merged_copies_as_duplicates() -> None:
-    from aggregator.build import plan
+    from aggregator.pipeline import plan
 
     early, best, late = syndicated()
     twin = copy("twin", url=early.url + "?utm_medium=social", published=early.published)

@@ -26,7 +26,6 @@ from datetime import timedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from aggregator.build import Publication, plan
 from aggregator.config import Config, MergeConfig, RankConfig
 from aggregator.merge import (
     CopyKeys,
@@ -37,6 +36,7 @@ from aggregator.merge import (
     story_id_map,
 )
 from aggregator.model import Article, Provider, Story
+from aggregator.pipeline import Publication, plan
 from aggregator.rank import base_score, log_score, rank_stories, story_score
 from tests.conftest import NOW
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.build import plan
 from aggregator.config import Config, RankConfig, load_config
 from aggregator.model import Article, Provider, Story
+from aggregator.pipeline import plan
 from aggregator.rank import (
     base_score,
     decay,

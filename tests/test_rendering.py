@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from aggregator.build import FORMATS
 from aggregator.feedspec import Entries, Entry, FeedSpec
+from aggregator.pipeline import FORMATS
 from aggregator.rendering import Rendering, render_all
 from tests.publishing import spec
 
