@@ -40,20 +40,29 @@ from pathlib import Path
 from typing import Any
 
 from aggregator import __version__, fastyaml
-from aggregator.compact import LAYOUT, PACKED_LENGTH, Packed
+from aggregator.compact import LAYOUT, PACKED_LENGTH, Payload
 from aggregator.parallel import parse_files
 from aggregator.sources import PARSER_VERSION, FileStamp
 from aggregator.state import code_digest
 
 CACHE_NAME = "parse-cache.pickle"
 _FORMAT = "aggregator-parse-cache 1"
-_PARSING_MODULES = ("sources", "fastyaml", "text", "model", "compact", "errors")
+_PARSING_MODULES = (
+    "sources",
+    "fastyaml",
+    "text",
+    "model",
+    "compact",
+    "errors",
+    "urls",
+    "headlines",
+)
 
 #: (size, mtime_ns, digest, packed article or rejection reason)
-Entry = tuple[int, int, str, Packed | str]
+Entry = tuple[int, int, str, Payload | str]
 
-#: What a file parsed to: (digest, packed article) or ("", rejection reason).
-Result = tuple[str, Packed | str]
+#: What a file parsed to: (digest, `compact.Payload`) or ("", rejection reason).
+Result = tuple[str, Payload | str]
 
 #: How long after its last modification a file's size and mtime are trusted to
 #: tell its versions apart (coarse timestamps: 2 s on FAT, a clock tick on Linux).
@@ -127,7 +136,12 @@ def _usable(entry: object, stamp: FileStamp) -> bool:
         and isinstance(entry[2], str)
         and (
             isinstance(entry[3], str)
-            or (isinstance(entry[3], tuple) and len(entry[3]) == PACKED_LENGTH)
+            or (
+                isinstance(entry[3], tuple)
+                and len(entry[3]) == 2
+                and isinstance(entry[3][0], tuple)
+                and len(entry[3][0]) == PACKED_LENGTH
+            )
         )
     )
 

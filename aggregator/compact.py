@@ -15,11 +15,21 @@ import dataclasses
 import hashlib
 from typing import Any
 
+from aggregator.headlines import title_tokens
 from aggregator.model import Article, Image, Provider, Related
+from aggregator.urls import canonical_url
 
 #: A packed article: the fields of `Article` but `source`, in order, with nested
 #: values packed the same way.
 Packed = tuple[Any, ...]
+
+#: What merging derives from an article alone, computed in the worker that parsed
+#: it and cached with it: the canonical form of each of `article_urls(article)`,
+#: and the title's tokens (see `headlines.title_tokens`).
+Derived = tuple[tuple[str, ...], tuple[str, ...]]
+
+#: What a readable article file yields: the packed article and what is derived from it.
+Payload = tuple[Packed, Derived]
 
 #: How many values a packed article has.
 PACKED_LENGTH = len(dataclasses.fields(Article)) - 1  # not `source`
@@ -117,6 +127,16 @@ def unpack(source: str, packed: Packed) -> Article:
             for r_title, r_url, r_excerpt, r_published, r_provider, r_quality, r_images in related
         ),
     )
+
+
+def article_urls(article: Article) -> list[str]:
+    """The article's webUrl, then its AMP URLs, those it has."""
+    return [article.url, *(url for url in (article.amp_url, article.cdn_amp_url) if url)]
+
+
+def derive(article: Article) -> Derived:
+    """What merging needs of `article` that depends on nothing else (see `Derived`)."""
+    return tuple(map(canonical_url, article_urls(article))), title_tokens(article.title)
 
 
 def digest(packed: Packed) -> str:

@@ -97,6 +97,7 @@ def merge_stories(
     known: Mapping[str, str] | None = None,
     *,
     canonical: CanonicalUrls | None = None,
+    titles: TitleTokens | None = None,
 ) -> list[Story]:
     """Group `articles` into stories (see the module docstring).
 
@@ -111,12 +112,16 @@ def merge_stories(
     of its earliest copy, so a first build and a build from the same files with
     their own `known` ids give the same stories.
 
-    `canonical`, if given, remembers the canonical URLs computed (see
-    `CanonicalUrls`); it changes nothing in the result.
+    `canonical` and `titles`, if given, remember the canonical URLs and title
+    tokens computed, and may be given some already (see `CanonicalUrls`,
+    `TitleTokens`); they change nothing in the result.
     """
     to_canonical = canonical_url if canonical is None else canonical.__getitem__
+    to_tokens = (TitleTokens() if titles is None else titles).__getitem__
     with _cyclic_gc_paused():
-        return _merge(list(articles), merge, weights, reference, known or {}, to_canonical)
+        return _merge(
+            list(articles), merge, weights, reference, known or {}, to_canonical, to_tokens
+        )
 
 
 @contextlib.contextmanager
@@ -141,6 +146,7 @@ def _merge(
     reference: datetime,
     known: Mapping[str, str],
     to_canonical: Callable[[str], str],
+    to_tokens: Callable[[str], tuple[str, ...]],
 ) -> list[Story]:
     urls = [to_canonical(a.url) for a in given]
     identities = [_identity(a, url) for a, url in zip(given, urls, strict=True)]
@@ -151,7 +157,7 @@ def _merge(
     groups = _UnionFind(times)
     _join_same_urls(keys, groups)
     titles = [a.title for a in ordered]
-    tokens = list(map(_TitleTokens().__getitem__, titles))
+    tokens = list(map(to_tokens, titles))
     window = merge.window_hours * 3600.0
     _join_titles(times, tokens, window, merge.title_similarity, groups)
 
@@ -442,9 +448,10 @@ def _story(
     )
 
 
-class _TitleTokens(dict[str, tuple[str, ...]]):
+class TitleTokens(dict[str, tuple[str, ...]]):
     """The `title_tokens` of each title, remembered: copies of a story often share
-    their title."""
+    their title. Given to `merge_stories` already filled (from the parse cache,
+    see `compact.derive`), it spares merging the work."""
 
     def __missing__(self, title: str) -> tuple[str, ...]:
         self[title] = tokens = title_tokens(title)

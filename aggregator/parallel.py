@@ -16,16 +16,17 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 
-from aggregator.compact import Packed, pack
+from aggregator.compact import Payload, derive, pack
 from aggregator.errors import SourceError
 from aggregator.sources import parse_article, read_file
 
-#: (cacheable, digest, payload): the payload is a packed article or the reason the
-#: file was rejected. `digest` is a digest of the file's path and bytes, which is
-#: all the article depends on (besides the parser, which caches key on), or ""
-#: for a rejection. A failure to read the file is not cacheable: it may pass with
-#: no change to the file.
-Parsed = tuple[bool, str, Packed | str]
+#: (cacheable, digest, payload): the payload is a packed article with what is
+#: derived from it (see `compact.Payload`) or the reason the file was rejected.
+#: `digest` is a digest of the file's path and bytes, which is all the article
+#: depends on (besides the parser, which caches key on), or "" for a rejection.
+#: A failure to read the file is not cacheable: it may pass with no change to the
+#: file.
+Parsed = tuple[bool, str, Payload | str]
 
 #: A worker costs about as much to start as parsing this many files; fewer files
 #: per worker are parsed in this process instead.
@@ -72,13 +73,14 @@ def parse_one(path: str, max_bytes: int) -> Parsed:
     except SourceError as error:
         return False, "", error.reason
     try:
-        packed = pack(parse_article(data, path))
+        article = parse_article(data, path)
     except SourceError as error:
         return True, "", error.reason
+    payload = (pack(article), derive(article))
     digest = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=16)
     digest.update(b"\0")
     digest.update(data)
-    return True, digest.hexdigest(), packed
+    return True, digest.hexdigest(), payload
 
 
 def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> list[Parsed]:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from aggregator.build import BuildOptions
 from aggregator.cache import parse_with_cache
-from aggregator.compact import unpack
+from aggregator.compact import article_urls, unpack
 from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError
@@ -38,7 +38,7 @@ from aggregator.incremental import (
     write_changed,
 )
 from aggregator.jsonfeed import render_json
-from aggregator.merge import CanonicalUrls, merge_stories, story_id_map
+from aggregator.merge import CanonicalUrls, TitleTokens, merge_stories, story_id_map
 from aggregator.model import Article, BuildReport, FetchSummary, Rejection, Story
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
@@ -83,6 +83,8 @@ class Collection:
     `digests` maps an article's source to the article and a digest of it (see
     `compact.digest`), for telling changed feeds from unchanged ones. `due` is the
     earliest publication time among the articles refused as being in the future.
+    `canonical` and `titles` hold what merging derives from each article alone,
+    as the parse (or the parse cache) gave it (see `compact.derive`).
     """
 
     files: int
@@ -90,6 +92,8 @@ class Collection:
     rejected: tuple[Rejection, ...]
     digests: Mapping[str, tuple[Article, str]] = field(default_factory=dict)
     due: datetime | None = None
+    canonical: CanonicalUrls = field(default_factory=CanonicalUrls)
+    titles: TitleTokens = field(default_factory=TitleTokens)
 
 
 def collect(
@@ -115,11 +119,15 @@ def collect(
     rejected = list(found.rejected)
     latest = clock + FUTURE_TOLERANCE
     due: datetime | None = None
+    canonical, titles = CanonicalUrls(), TitleTokens()
     for name, (digest, payload) in zip(found.names, results, strict=True):
         if isinstance(payload, str):
             rejected.append(Rejection(display_path(Path(name)), payload))
             continue
-        article = unpack(name, payload)
+        packed, (urls, tokens) = payload
+        article = unpack(name, packed)
+        canonical.update(zip(article_urls(article), urls, strict=True))
+        titles[article.title] = tokens
         if article.published > latest:
             rejected.append(
                 Rejection(
@@ -132,7 +140,7 @@ def collect(
         articles.append(article)
         digests[article.source] = (article, digest)
     files = len(found.names) + len(found.rejected)
-    return Collection(files, tuple(articles), tuple(rejected), digests, due)
+    return Collection(files, tuple(articles), tuple(rejected), digests, due, canonical, titles)
 
 
 def display_path(path: Path) -> str:
@@ -184,11 +192,12 @@ def rank_all(
     now: datetime | None,
     known_ids: Mapping[str, str] | None = None,
     canonical: CanonicalUrls | None = None,
+    titles: TitleTokens | None = None,
 ) -> Ranking:
     """Merge copies into stories and rank them. Pure.
 
-    `known_ids` are the story ids of the previous build and `canonical` remembers
-    canonical URLs (see `merge_stories`).
+    `known_ids` are the story ids of the previous build; `canonical` and `titles`
+    remember canonical URLs and title tokens (see `merge_stories`).
     """
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
@@ -197,7 +206,13 @@ def rank_all(
         stories: list[Story] = []
     else:
         merged = merge_stories(
-            included, config.merge, config.rank, reference, known_ids, canonical=canonical
+            included,
+            config.merge,
+            config.rank,
+            reference,
+            known_ids,
+            canonical=canonical,
+            titles=titles,
         )
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
@@ -385,8 +400,8 @@ def write_feeds(
     collection = collect(config, clock, found, cache=True)
     published = published_feeds(config.output)
     known_ids = load_story_ids(config.state_dir)
-    canonical = CanonicalUrls()  # computed while merging, looked up for the ids
-    ranking = rank_all(collection.articles, config, options.now, known_ids, canonical)
+    canonical, titles = collection.canonical, collection.titles
+    ranking = rank_all(collection.articles, config, options.now, known_ids, canonical, titles)
     report = BuildReport(
         files=collection.files,
         rejected=list(collection.rejected),

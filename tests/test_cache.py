@@ -13,9 +13,12 @@ import pytest
 from aggregator import cache, sources
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
+from aggregator.compact import article_urls
 from aggregator.config import Config
+from aggregator.headlines import title_tokens
 from aggregator.parallel import Parsed
 from aggregator.pipeline import collect
+from aggregator.urls import canonical_url
 from tests.conftest import NOW, WriteArticle
 
 
@@ -234,3 +237,27 @@ def test_files_that_have_not_settled_are_not_cached(
     parsed_paths.clear()
     assert cached_collect(config) == first
     assert names(parsed_paths) == ["a.txt"]  # read again: the next edit may keep its mtime
+
+
+def test_what_merging_derives_comes_from_the_cache_as_computed(
+    config: Config, write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    write_article(
+        "amp.txt",
+        title="UPDATE: Markets rally as $1.5bn deal closes - Reuters",
+        webUrl="https://www.example.com/markets/?utm_source=x",
+        ampWebUrl="https://example.com/markets/amp",
+        cdnAmpWebUrl="https://example-com.cdn.ampproject.org/c/s/example.com/markets/amp",
+    )
+    write_article("plain.txt", title="Energy prices fall", webUrl="http://e.example/a#top")
+    cached_collect(config)
+    parsed_paths.clear()
+    collection = collect(config, NOW, cache=True)
+    assert parsed_paths == []  # all from the cache
+    articles = collection.articles
+    # Copies of the memos: looking a key up in one would compute what is missing.
+    assert dict(collection.canonical) == {
+        url: canonical_url(url) for article in articles for url in article_urls(article)
+    }
+    assert len(collection.canonical) == 4
+    assert dict(collection.titles) == {a.title: title_tokens(a.title) for a in articles}
