@@ -123,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
             "--jobs",
             type=_jobs,
             metavar="N",
-            help="processes parsing article files; 0: one per core (config: jobs)",
+            help="processes parsing files and rendering feeds; 0: one per core (config: jobs)",
         )
         sub.add_argument("-q", "--quiet", action="store_true", help="print only problems")
         sub.add_argument("-v", "--verbose", action="store_true", help="print more detail")

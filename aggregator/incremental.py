@@ -168,17 +168,18 @@ def prepared_file(path: str, data: bytes) -> PlannedFile:
 
 
 def write_changed(
-    files: Sequence[PlannedFile], output: Path, previous: Mapping[str, Any]
+    files: Sequence[PlannedFile], output: Path, previous: Mapping[str, Any], *, jobs: int = 1
 ) -> tuple[list[FeedResult], FileRecords]:
-    """Render and publish the files whose digest changed or which are no longer as
-    the last build wrote them; `previous` is that build's file records.
+    """Render (over up to `jobs` processes, 0: all cores) and publish the files whose
+    digest changed or which are no longer as the last build wrote them; `previous`
+    is that build's file records.
 
     Returns a result per file, in order (`changed` when its bytes were written),
     and the file records for the next build. Raises `EmitError` as `publish` does.
     """
     stale = [f for f in files if not _as_written(previous.get(f.path), f.digest, output / f.path)]
     written = publish(
-        {output / f.path: data for f, data in zip(stale, _contents(stale), strict=True)}
+        {output / f.path: data for f, data in zip(stale, _contents(stale, jobs), strict=True)}
     )
     records: FileRecords = {}
     for planned in files:
@@ -189,10 +190,10 @@ def write_changed(
     return results, records
 
 
-def _contents(files: Sequence[PlannedFile]) -> list[bytes]:
+def _contents(files: Sequence[PlannedFile], jobs: int) -> list[bytes]:
     """Each file's bytes, in order: the feeds among them rendered in one pass."""
     renderings = [f.source for f in files if not isinstance(f.source, bytes)]
-    rendered = iter(render_all(renderings))
+    rendered = iter(render_all(renderings, jobs=jobs))
     return [f.source if isinstance(f.source, bytes) else next(rendered) for f in files]
 
 

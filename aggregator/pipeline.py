@@ -424,7 +424,7 @@ def write_feeds(
     planned = output_plan(publication, config, collection.digests)
     written = previous.get("files")
     results, files = write_changed(
-        planned, config.output, written if isinstance(written, dict) else {}
+        planned, config.output, written if isinstance(written, dict) else {}, jobs=config.jobs
     )
     report.feeds = [r for r in results if r.path not in INDEX_FILES]
     if config.publish.prune_orphans:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import pickle
+import threading
+from pathlib import Path
 
+import pytest
+
+from aggregator import rendering
 from aggregator.feedspec import Entries, Entry, FeedSpec
 from aggregator.pipeline import FORMATS
 from aggregator.rendering import Rendering, render_all
-from tests.publishing import spec
+from tests.publishing import SAMPLE, build, feed_files, make_config, spec
 
 
 def feeds() -> list[FeedSpec]:
@@ -37,3 +44,75 @@ def test_entries_derive_each_story_once_by_identity() -> None:
     twin = dataclasses.replace(story)  # equal, another object: derived on its own
     assert entries[twin] == entries[story]
     assert entries[twin] is not entries[story]
+
+
+def test_copies_of_the_process_render_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rendering, "ENTRIES_PER_PROCESS", 1)
+    work = renderings()
+    assert rendering._process_count(work, jobs=3) == 3
+    parts = rendering._parts(work, 3)
+    assert sorted(i for part in parts for i in part) == list(range(len(work)))
+    assert all(len({id(work[i][1]) for i in part}) == len(part) // len(FORMATS) for part in parts)
+    children = _count_children(monkeypatch)
+    assert render_all(work, jobs=3) == render_all(work, jobs=1)
+    assert children == [2]  # two copies rendered two parts; this process the third
+
+
+def test_a_copy_that_fails_has_its_part_rendered_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rendering, "ENTRIES_PER_PROCESS", 1)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")  # only the copies write
+
+    monkeypatch.setattr(pickle, "dump", broken)
+    assert render_all(renderings(), jobs=2) == render_all(renderings(), jobs=1)
+
+
+def test_no_copies_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rendering, "ENTRIES_PER_PROCESS", 1)
+    assert rendering._process_count(renderings(), jobs=2) == 2
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert rendering._process_count(renderings(), jobs=2) == 1
+    finally:
+        release.set()
+        other.join()
+
+
+def test_few_entries_are_rendered_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert rendering._process_count(renderings(), jobs=4) == 1  # far below the threshold
+    children = _count_children(monkeypatch)
+    render_all(renderings(), jobs=4)
+    assert children == [0]
+
+
+def _count_children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A one-item list counting the copies `render_all` starts."""
+    started = [0]
+    fork = os.fork
+
+    def counting() -> int:
+        started[0] += 1
+        return fork()
+
+    monkeypatch.setattr(os, "fork", counting)
+    return started
+
+
+def test_a_build_over_copies_writes_what_one_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rendering, "ENTRIES_PER_PROCESS", 1)
+    children = _count_children(monkeypatch)
+    outputs = []
+    for jobs in (1, 2):
+        config = dataclasses.replace(
+            make_config(SAMPLE, tmp_path / f"jobs{jobs}" / "feeds"), jobs=jobs
+        )
+        build(config)
+        files = feed_files(config.output)
+        outputs.append({p.relative_to(config.output): p.read_bytes() for p in files})
+    assert children[0] >= 1
+    assert outputs[0] == outputs[1] and len(outputs[0]) > 20
