@@ -261,3 +261,15 @@ def test_what_merging_derives_comes_from_the_cache_as_computed(
     }
     assert len(collection.canonical) == 4
     assert dict(collection.titles) == {a.title: title_tokens(a.title) for a in articles}
+
+
+def test_a_snapshot_in_several_parts_reads_back_whole(
+    config: Config, three: list[Path], parsed_paths: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "SNAPSHOT_PART", 2)  # three files: two parts
+    first = cached_collect(config)
+    stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    assert sorted(Path(name).name for name in stored.entries) == ["a.txt", "b.txt", "bad.txt"]
+    parsed_paths.clear()
+    assert cached_collect(config) == first
+    assert parsed_paths == []
