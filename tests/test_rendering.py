@@ -46,8 +46,16 @@ def test_entries_derive_each_story_once_by_identity() -> None:
     assert entries[twin] is not entries[story]
 
 
-def test_copies_of_the_process_render_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process as the command line runs it: no thread but the main one (a test
+    run may keep others, such as an HTTP server's), and copies for a few entries."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(rendering, "ENTRIES_PER_PROCESS", 1)
+
+
+@pytest.mark.usefixtures("alone")
+def test_copies_of_the_process_render_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     work = renderings()
     assert rendering._process_count(work, jobs=3) == 3
     parts = rendering._parts(work, 3)
@@ -58,9 +66,8 @@ def test_copies_of_the_process_render_the_same_bytes(monkeypatch: pytest.MonkeyP
     assert children == [2]  # two copies rendered two parts; this process the third
 
 
+@pytest.mark.usefixtures("alone")
 def test_a_copy_that_fails_has_its_part_rendered_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rendering, "ENTRIES_PER_PROCESS", 1)
-
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")  # only the copies write
 
@@ -70,7 +77,9 @@ def test_a_copy_that_fails_has_its_part_rendered_here(monkeypatch: pytest.Monkey
 
 def test_no_copies_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rendering, "ENTRIES_PER_PROCESS", 1)
-    assert rendering._process_count(renderings(), jobs=2) == 2
+    with monkeypatch.context() as patched:
+        patched.setattr(threading, "active_count", lambda: 1)
+        assert rendering._process_count(renderings(), jobs=2) == 2
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
@@ -101,10 +110,10 @@ def _count_children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return started
 
 
+@pytest.mark.usefixtures("alone")
 def test_a_build_over_copies_writes_what_one_process_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rendering, "ENTRIES_PER_PROCESS", 1)
     children = _count_children(monkeypatch)
     outputs = []
     for jobs in (1, 2):
