@@ -21,6 +21,7 @@ import contextlib
 import heapq
 import os
 import pickle
+import signal
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -45,19 +46,30 @@ def render_all(renderings: Sequence[Rendering], *, jobs: int = 1) -> list[bytes]
     if len(parts) == 1:
         return _render(renderings)
     rendered: list[bytes | None] = [None] * len(renderings)
-    with contextlib.ExitStack() as files:
-        copies = [
-            (part, output, _start_copy(renderings, part, output))
-            for part in parts[1:]
-            for output in [files.enter_context(tempfile.TemporaryFile())]
-        ]
+    running: set[int] = set()
+    with contextlib.ExitStack() as stack:
+        stack.callback(_stop, running)  # copies left when this process fails
+        copies = []
+        for part in parts[1:]:
+            output = stack.enter_context(tempfile.TemporaryFile())
+            copies.append((part, output, _start_copy(renderings, part, output)))
+            running.add(copies[-1][2])
         for index, data in zip(parts[0], _render([renderings[i] for i in parts[0]]), strict=True):
             rendered[index] = data
         for part, output, pid in copies:
+            running.discard(pid)
             done = _collect_copy(pid, output, renderings, part)
             for index, data in zip(part, done, strict=True):
                 rendered[index] = data
     return [data for data in rendered if data is not None]
+
+
+def _stop(pids: set[int]) -> None:
+    """End and reap copies whose work is no longer wanted. (Not yet reaped, so
+    their pids cannot belong to any other process.)"""
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
 
 
 def _render(renderings: Sequence[Rendering]) -> list[bytes]:

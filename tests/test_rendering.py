@@ -97,14 +97,17 @@ def test_few_entries_are_rendered_here(monkeypatch: pytest.MonkeyPatch) -> None:
     assert children == [0]
 
 
-def _count_children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """A one-item list counting the copies `render_all` starts."""
+def _count_children(monkeypatch: pytest.MonkeyPatch, pids: list[int] | None = None) -> list[int]:
+    """A one-item list counting the copies `render_all` starts; their pids go to `pids`."""
     started = [0]
     fork = os.fork
 
     def counting() -> int:
         started[0] += 1
-        return fork()
+        pid = fork()
+        if pids is not None and pid:
+            pids.append(pid)
+        return pid
 
     monkeypatch.setattr(os, "fork", counting)
     return started
@@ -125,3 +128,24 @@ def test_a_build_over_copies_writes_what_one_process_writes(
         outputs.append({p.relative_to(config.output): p.read_bytes() for p in files})
     assert children[0] >= 1
     assert outputs[0] == outputs[1] and len(outputs[0]) > 20
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_failure_here_ends_and_reaps_the_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    pids: list[int] = []
+    _count_children(monkeypatch, pids)
+    real = rendering._render
+    parent = os.getpid()
+
+    def failing_here(work: list[Rendering]) -> list[bytes]:
+        if os.getpid() == parent:
+            raise RuntimeError("broken feed")
+        return real(work)
+
+    monkeypatch.setattr(rendering, "_render", failing_here)
+    with pytest.raises(RuntimeError, match="broken feed"):
+        render_all(renderings(), jobs=3)
+    assert len(pids) == 2
+    for pid in pids:  # already reaped: no zombie left behind
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
