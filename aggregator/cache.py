@@ -3,9 +3,12 @@ read again.
 
 One file in the state directory, `parse-cache.pickle`: a first line with the
 format and the cache's key, then pickles: a snapshot (the number of its parts,
-then each part `{path: Entry}`, of at most `SNAPSHOT_PART` entries, so that writing
-it never needs a pickling memo of the whole cache: 0.4 GB at 100,000 files), then
-any number of changes `({path: Entry}, (removed path, ...))` appended by later builds,
+then each part as two pickles: the files' `(path, size, mtime_ns)`, or None for a
+file not to be cached, and their `parallel.Parsed` results in the same order; a
+part parsed by a worker is stored as the pickle it sent, so a cold build does not
+pickle its results again, and no part holds more than `SNAPSHOT_PART` files, so
+writing one never needs a pickling memo of the whole cache), then any number of
+changes `({path: Entry}, (removed path, ...))` appended by later builds,
 so that a build which parsed a few files writes a few entries, not all. When the
 changes add up to a quarter of the snapshot, or the file is damaged, the next
 build writes a new snapshot (atomically, by renaming). An entry is the file's size
@@ -43,12 +46,12 @@ from typing import Any
 
 from aggregator import __version__, fastyaml
 from aggregator.compact import LAYOUT, PACKED_LENGTH, Payload
-from aggregator.parallel import parse_files
+from aggregator.parallel import Chunk, Parsed, parse_chunks
 from aggregator.sources import PARSER_VERSION, FileStamp
 from aggregator.state import code_digest
 
 CACHE_NAME = "parse-cache.pickle"
-_FORMAT = "aggregator-parse-cache 2"
+_FORMAT = "aggregator-parse-cache 3"
 #: The most entries in one part of a snapshot.
 SNAPSHOT_PART = 5000
 _PARSING_MODULES = (
@@ -112,22 +115,48 @@ def parse_with_cache(
             entries[name] = entry
         else:
             missing.append(index)
+    reused = list(entries.items())
     settled = settled_before()
-    parsed = parse_files([names[i] for i in missing], max_bytes=max_bytes, jobs=jobs)
+    chunks = parse_chunks([names[i] for i in missing], max_bytes=max_bytes, jobs=jobs)
     added: dict[str, Entry] = {}
-    for index, (cacheable, digest, payload) in zip(missing, parsed, strict=True):
-        results[index] = (digest, payload)
-        stamp = stamps[index]
-        if cacheable and stamp is not None and stamp[1] < settled:
-            added[names[index]] = entries[names[index]] = (stamp[0], stamp[1], digest, payload)
+    parts: list[tuple[Index, Chunk]] = []
+    unparsed = iter(missing)
+    for chunk in chunks:
+        files: Index = []
+        # The chunk's results first: zip then stops before taking a position too many.
+        for (cacheable, digest, payload), position in zip(chunk.results, unparsed, strict=False):
+            results[position] = (digest, payload)
+            name, stamp = names[position], stamps[position]
+            if cacheable and stamp is not None and stamp[1] < settled:
+                added[name] = entries[name] = (stamp[0], stamp[1], digest, payload)
+                files.append((name, stamp[0], stamp[1]))
+            else:
+                files.append(None)
+        parts.append((files, chunk))
     removed = cached.keys() - entries.keys()
     if state_dir is not None and (added or removed):
         changes = stored.changes + len(added) + len(removed)
         if stored.appendable and changes <= max(len(entries) // 4, 100):
             append_changes(state_dir, added, removed)
         else:
-            save_cache(state_dir, key, entries)
+            save_cache(state_dir, key, [*_parts_of(reused), *parts])
     return [result for result in results if result is not None]
+
+
+#: Which file each result of a snapshot part is: (path, size, mtime_ns), or None
+#: for a result not to be cached.
+Index = list[tuple[str, int, int] | None]
+
+
+def _parts_of(entries: Sequence[tuple[str, Entry]]) -> list[tuple[Index, Chunk]]:
+    """Cached entries as snapshot parts."""
+    parts = []
+    for start in range(0, len(entries), SNAPSHOT_PART):
+        some = entries[start : start + SNAPSHOT_PART]
+        index: Index = [(name, entry[0], entry[1]) for name, entry in some]
+        parsed: list[Parsed] = [(True, entry[2], entry[3]) for _, entry in some]
+        parts.append((index, Chunk(parsed)))
+    return parts
 
 
 def _usable(entry: object, stamp: FileStamp) -> bool:
@@ -192,10 +221,13 @@ def load_cache(state_dir: Path, key: str) -> Stored:
             if not isinstance(parts, int):
                 return Stored({}, 0, False)
             for _ in range(parts):
-                part = _Unpickler(stream).load()
-                if not isinstance(part, dict):
+                index, parsed = _Unpickler(stream).load(), _Unpickler(stream).load()
+                if not (isinstance(index, list) and isinstance(parsed, list)):
                     return Stored({}, 0, False)
-                entries.update(part)
+                for file, (cacheable, digest, payload) in zip(index, parsed, strict=True):
+                    if file is not None and cacheable:
+                        name, size, mtime = file
+                        entries[name] = (size, mtime, digest, payload)
             while stream.peek(1):
                 added, removed = _Unpickler(stream).load()
                 entries.update(added)
@@ -210,9 +242,10 @@ def load_cache(state_dir: Path, key: str) -> Stored:
     return Stored(entries, changes, True)
 
 
-def save_cache(state_dir: Path, key: str, entries: Mapping[str, Entry]) -> None:
-    """Replace the cache with a snapshot of `entries`, atomically; a failure is
-    logged, not raised. Call only under the build lock (see `lock`)."""
+def save_cache(state_dir: Path, key: str, parts: Sequence[tuple[Index, Chunk]]) -> None:
+    """Replace the cache with a snapshot of `parts` (see the module docstring),
+    atomically; a failure is logged, not raised. Call only under the build lock
+    (see `lock`)."""
     path = state_dir / CACHE_NAME
     for leftover in state_dir.glob(f".{CACHE_NAME}.*"):  # from a build that was killed
         leftover.unlink(missing_ok=True)
@@ -221,12 +254,13 @@ def save_cache(state_dir: Path, key: str, entries: Mapping[str, Entry]) -> None:
         handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{CACHE_NAME}.")
         with os.fdopen(handle, "wb") as stream:
             stream.write(_header(key))
-            items = list(entries.items())
-            parts = range(0, len(items), SNAPSHOT_PART)
             pickle.dump(len(parts), stream, protocol=pickle.HIGHEST_PROTOCOL)
-            for start in parts:
-                part = dict(items[start : start + SNAPSHOT_PART])
-                pickle.dump(part, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            for index, chunk in parts:
+                pickle.dump(index, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                if chunk.pickled is None:
+                    pickle.dump(chunk.results, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                else:
+                    stream.write(chunk.pickled)
         os.replace(temporary, path)
     except OSError as exc:
         log.warning("%s: cannot store the parse cache (%s)", path, exc.strerror or exc)

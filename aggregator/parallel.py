@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import pickle
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aggregator.compact import Payload, derive, pack
 from aggregator.errors import SourceError
@@ -52,18 +54,34 @@ def worker_count(jobs: int, files: int) -> int:
     return max(1, min(wanted, files // FILES_PER_WORKER))
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Files parsed together: their results in order and, when a worker parsed
+    them, the pickle it sent them in (which the parse cache stores as it is)."""
+
+    results: list[Parsed]
+    pickled: bytes | None = None
+
+
 def parse_files(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Parsed]:
     """`parse_one` for each path, in order, over up to `jobs` processes (0: all cores)."""
+    return [
+        parsed
+        for chunk in parse_chunks(paths, max_bytes=max_bytes, jobs=jobs)
+        for parsed in chunk.results
+    ]
+
+
+def parse_chunks(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
+    """`parse_files`, in the chunks the paths were parsed in."""
     workers = worker_count(jobs, len(paths))
     if workers == 1:
-        return [parse_one(path, max_bytes) for path in paths]
+        return [Chunk([parse_one(path, max_bytes) for path in paths])]
     chunks = [(tuple(paths[i : i + CHUNK]), max_bytes) for i in range(0, len(paths), CHUNK)]
-    results: list[Parsed] = []
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
-        for part in pool.imap(_parse_chunk, chunks):
-            results.extend(part)
-    return results
+        # Our own workers' pickles: trusted, unlike a cache file.
+        return [Chunk(pickle.loads(sent), sent) for sent in pool.imap(_parse_chunk, chunks)]
 
 
 def parse_one(path: str, max_bytes: int) -> Parsed:
@@ -83,6 +101,6 @@ def parse_one(path: str, max_bytes: int) -> Parsed:
     return True, digest.hexdigest(), payload
 
 
-def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> list[Parsed]:
+def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> bytes:
     paths, max_bytes = chunk
-    return [parse_one(path, max_bytes) for path in paths]
+    return pickle.dumps([parse_one(path, max_bytes) for path in paths], pickle.HIGHEST_PROTOCOL)

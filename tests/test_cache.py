@@ -16,7 +16,7 @@ from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
 from aggregator.compact import article_urls
 from aggregator.config import Config
 from aggregator.headlines import title_tokens
-from aggregator.parallel import Parsed
+from aggregator.parallel import Chunk
 from aggregator.pipeline import collect
 from aggregator.urls import canonical_url
 from tests.conftest import NOW, WriteArticle
@@ -33,13 +33,13 @@ def config(corpus: Path, tmp_path: Path) -> Config:
 def parsed_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths actually read and parsed, build after build."""
     seen: list[str] = []
-    real = cache.parse_files
+    real = cache.parse_chunks
 
-    def spy(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Parsed]:
+    def spy(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
         seen.extend(paths)
         return real(paths, max_bytes=max_bytes, jobs=jobs)
 
-    monkeypatch.setattr(cache, "parse_files", spy)
+    monkeypatch.setattr(cache, "parse_chunks", spy)
     return seen
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from aggregator import parallel
+from aggregator import cache, parallel
 from aggregator.build import BuildOptions, run_build
+from aggregator.cache import Result, cache_key, load_cache, parse_with_cache
 from aggregator.config import Config
-from aggregator.parallel import parse_files, worker_count
+from aggregator.parallel import Chunk, parse_chunks, parse_files, worker_count
+from aggregator.sources import find_article_files
 from tests.conftest import NOW, WriteArticle
 
 
@@ -74,3 +78,41 @@ def test_worker_count(jobs: int, files: int, expected: int) -> None:
 def test_all_cores_by_default() -> None:
     cores = parallel.available_cores()
     assert worker_count(0, 10**6) == cores >= 1
+
+
+@pytest.mark.usefixtures("tiny_workers")
+def test_a_cache_written_from_the_workers_pickles_reads_back(
+    mixed: list[str], corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A FIFO cannot be read (a failure, not cached); an unsettled file is not cached.
+    fifo = corpus / "43-pipe.txt"
+    os.mkfifo(fifo)
+    Path(mixed[0]).write_text(Path(mixed[0]).read_text().replace("Story", "Tale"))  # mtime: now
+    os.utime(corpus / "42-empty.txt", (1e9, 1e9))  # settled: its rejection is cached
+    paths = sorted(str(p) for p in corpus.iterdir())
+    found = find_article_files([corpus])
+    assert list(found.names) == paths
+    state = tmp_path / "state"
+    state.mkdir()
+
+    def parse(jobs: int) -> list[Result]:
+        return parse_with_cache(
+            found.names, found.stamps, max_bytes=100_000, jobs=jobs, state_dir=state
+        )
+
+    first = parse(jobs=2)
+    alone = parse_with_cache(found.names, found.stamps, max_bytes=100_000, jobs=1, state_dir=None)
+    assert first == alone
+    stored = load_cache(state, cache_key(100_000))
+    assert stored.appendable
+    assert sorted(stored.entries) == sorted(set(paths) - {mixed[0], str(fifo)})
+    read: list[str] = []
+    real = parse_chunks
+
+    def spy(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
+        read.extend(paths)
+        return real(paths, max_bytes=max_bytes, jobs=jobs)
+
+    monkeypatch.setattr(cache, "parse_chunks", spy)
+    assert parse(jobs=2) == first
+    assert sorted(read) == sorted([mixed[0], str(fifo)])  # all else from the cache
