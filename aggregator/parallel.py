@@ -75,9 +75,9 @@ def parse_files(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Pars
 def parse_chunks(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
     """`parse_files`, in the chunks the paths were parsed in."""
     workers = worker_count(jobs, len(paths))
-    if workers == 1:
-        return [Chunk([parse_one(path, max_bytes) for path in paths])]
     chunks = [(tuple(paths[i : i + CHUNK]), max_bytes) for i in range(0, len(paths), CHUNK)]
+    if workers == 1:
+        return [Chunk([parse_one(path, max_bytes) for path in some]) for some, _ in chunks]
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
         # Our own workers' pickles: trusted, unlike a cache file.
