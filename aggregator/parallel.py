@@ -1,12 +1,13 @@
 """Parsing article files on all cores.
 
-`parse_files` reads and parses files and returns one `Parsed` per path, in the
-order given, whether it ran in this process or in workers: the same values
-either way. Workers are started with the "spawn" method (a fresh interpreter
-that imports this module; nothing is inherited, so no global state leaks in
-and it works alike on every platform) and are used only when there are enough
-files to repay their start-up. They receive paths and send back packed tuples
-(see `compact`), the cheapest form to pickle.
+`parse_chunks` reads and parses files and returns one `Parsed` per path, in the
+order given and in chunks of `CHUNK` paths, whether it ran in this process or in
+workers: the same values either way. Workers are started with the "spawn"
+method (a fresh interpreter that imports this module; nothing is inherited, so
+no global state leaks in and it works alike on every platform) and are used only
+when there are enough files to repay their start-up. They receive paths and send
+back packed tuples (see `compact`), pickled by the worker, the cheapest form to
+send; the parse cache stores those pickles as they are.
 """
 
 from __future__ import annotations
@@ -63,17 +64,9 @@ class Chunk:
     pickled: bytes | None = None
 
 
-def parse_files(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Parsed]:
-    """`parse_one` for each path, in order, over up to `jobs` processes (0: all cores)."""
-    return [
-        parsed
-        for chunk in parse_chunks(paths, max_bytes=max_bytes, jobs=jobs)
-        for parsed in chunk.results
-    ]
-
-
 def parse_chunks(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
-    """`parse_files`, in the chunks the paths were parsed in."""
+    """`parse_one` for each path, in order and in chunks, over up to `jobs`
+    processes (0: all cores)."""
     workers = worker_count(jobs, len(paths))
     chunks = [(tuple(paths[i : i + CHUNK]), max_bytes) for i in range(0, len(paths), CHUNK)]
     if workers == 1:

@@ -13,7 +13,7 @@ from aggregator import cache, parallel
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import Result, cache_key, load_cache, parse_with_cache
 from aggregator.config import Config
-from aggregator.parallel import Chunk, parse_chunks, parse_files, worker_count
+from aggregator.parallel import Chunk, Parsed, parse_chunks, worker_count
 from aggregator.sources import find_article_files
 from tests.conftest import NOW, WriteArticle
 
@@ -31,6 +31,11 @@ def mixed(write_article: WriteArticle, corpus: Path) -> list[str]:
     write_article("41-bad.txt", webUrl="nope")
     (corpus / "42-empty.txt").write_text("")
     return sorted(str(p) for p in corpus.iterdir())
+
+
+def parse_files(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Parsed]:
+    chunks = parse_chunks(paths, max_bytes=max_bytes, jobs=jobs)
+    return [parsed for chunk in chunks for parsed in chunk.results]
 
 
 @pytest.fixture
