@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aggregator.config import Config
+from aggregator.files import find_article_files
 from aggregator.incremental import input_fingerprint, reusable_report
 from aggregator.lock import build_lock
 from aggregator.model import BuildReport
 from aggregator.output import remove_stale_temporaries
-from aggregator.sources import find_article_files
 from aggregator.state import LAST_BUILD, read_record
 
 

@@ -38,7 +38,6 @@ import logging
 import os
 import pickle
 import tempfile
-import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +45,9 @@ from typing import Any
 
 from aggregator import __version__, fastyaml
 from aggregator.compact import LAYOUT, PACKED_LENGTH, Payload
+from aggregator.files import FileStamp, settled_before
 from aggregator.parallel import Chunk, Parsed, parse_chunks
-from aggregator.sources import PARSER_VERSION, FileStamp
+from aggregator.sources import PARSER_VERSION
 from aggregator.state import code_digest
 
 CACHE_NAME = "parse-cache.pickle"
@@ -71,16 +71,7 @@ Entry = tuple[int, int, str, Payload | str]
 #: What a file parsed to: (digest, `compact.Payload`) or ("", rejection reason).
 Result = tuple[str, Payload | str]
 
-#: How long after its last modification a file's size and mtime are trusted to
-#: tell its versions apart (coarse timestamps: 2 s on FAT, a clock tick on Linux).
-SETTLE_NS = 2_000_000_000
-
 log = logging.getLogger(__name__)
-
-
-def settled_before() -> int:
-    """Files modified before this time (ns since the epoch) have settled."""
-    return time.time_ns() - SETTLE_NS
 
 
 def parse_with_cache(

@@ -34,7 +34,6 @@ from aggregator.errors import (
     StateError,
 )
 from aggregator.model import BuildReport
-from aggregator.sources import as_utc
 from aggregator.text import is_http_url
 
 EXIT_OK = 0
@@ -217,6 +216,8 @@ def _jobs(text: str) -> int:
 
 
 def _parse_now(text: str) -> datetime:
+    from aggregator.sources import as_utc  # here: it loads dateutil, which most runs skip
+
     try:
         return as_utc(text)
     except (ValueError, OverflowError):

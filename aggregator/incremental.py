@@ -8,7 +8,7 @@ Both decisions compare against the record of the last successful build
   sizes and mtimes, the paths refused by the walk, the configuration, the
   options, the working directory, which rejections are named relative to, and
   the aggregator's code and libraries; none while a file has not settled, see
-  `cache.SETTLE_NS`). A build with the same fingerprint would publish the same
+  `files.SETTLE_NS`). A build with the same fingerprint would publish the same
   bytes, unless the clock reached `valid_until` (when an article refused as
   dated in the future comes due) or an output file was changed or removed
   since; otherwise `reusable_report` gives the last build's report (every feed
@@ -35,12 +35,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator import compact, fastyaml
-from aggregator.cache import settled_before
 from aggregator.config import Config
+from aggregator.files import FoundFiles, settled_before
 from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
 from aggregator.output import publish
 from aggregator.rendering import Renderer, Rendering, render_all
-from aggregator.sources import FoundFiles
 from aggregator.state import code_digest
 
 if TYPE_CHECKING:
@@ -70,7 +69,7 @@ def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str
     """A digest of every input of a build (see the module docstring); `options` is
     the build's options, a dataclass whose repr says all of it.
 
-    None when a file has not settled (see `cache.SETTLE_NS`): its size and mtime
+    None when a file has not settled (see `files.SETTLE_NS`): its size and mtime
     might not tell this version from the next, so no later build may rely on them.
     """
     settled = settled_before()

@@ -29,6 +29,7 @@ from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError
 from aggregator.feedspec import EPOCH, FeedSpec
 from aggregator.fetch import FetchOutcome, default_user_agent, fetch_pages
+from aggregator.files import FoundFiles, find_article_files
 from aggregator.freshness import freshen, page_record
 from aggregator.incremental import (
     PlannedFile,
@@ -45,7 +46,6 @@ from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_stories, reference_time
 from aggregator.rendering import Renderer
-from aggregator.sources import FoundFiles, find_article_files
 from aggregator.state import (
     LAST_BUILD,
     load_story_ids,

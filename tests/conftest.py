@@ -66,7 +66,7 @@ WriteArticle = Callable[..., Path]
 
 def settle(path: Path) -> None:
     """Date the file's mtime a minute back, as if written well before the build:
-    caches trust only files that have settled (see aggregator.cache.SETTLE_NS).
+    caches trust only files that have settled (see aggregator.files.SETTLE_NS).
     Each call gives another mtime, so rewrites still show."""
     mtime = time.time_ns() - 60_000_000_000
     os.utime(path, ns=(mtime, mtime))

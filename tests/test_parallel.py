@@ -13,8 +13,8 @@ from aggregator import cache, parallel
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import Result, cache_key, load_cache, parse_with_cache
 from aggregator.config import Config
+from aggregator.files import find_article_files
 from aggregator.parallel import Chunk, Parsed, parse_chunks, worker_count
-from aggregator.sources import find_article_files
 from tests.conftest import NOW, WriteArticle
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import SourceError
-from aggregator.sources import find_article_files, parse_article, read_article
+from aggregator.files import find_article_files
+from aggregator.sources import parse_article, read_article
 from tests.conftest import SECRET, WriteArticle, article_text, front_matter
 
 REPO = Path(__file__).resolve().parent.parent
