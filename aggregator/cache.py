@@ -17,7 +17,7 @@ packed article (see `compact`) or the reason it was rejected. Only results of
 reading a file's bytes are stored, never a failure to read it (which may go away
 with no change to the file). An entry is used only for a file of that size and
 mtime, so a stale or missing entry costs a parse, never a wrong result: a change
-cut short by a kill is simply not there. A file modified less than `SETTLE_NS`
+cut short by a kill is simply not there. A file modified less than `files.SETTLE_NS`
 before the build is not stored either: file systems keep mtimes in coarse ticks,
 and a same-size edit within the tick of the version read would look unchanged
 (git calls such index entries "racy").
