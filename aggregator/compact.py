@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from aggregator.headlines import title_tokens
 from aggregator.model import Article, Image, Provider, Related
 from aggregator.urls import canonical_url
+
+if TYPE_CHECKING:
+    from aggregator.merge import MergeInput
 
 #: A packed article: the fields of `Article` but `source`, in order, with nested
 #: values packed the same way.
@@ -127,6 +131,23 @@ def unpack(source: str, packed: Packed) -> Article:
             for r_title, r_url, r_excerpt, r_published, r_provider, r_quality, r_images in related
         ),
     )
+
+
+def merge_input(source: str, packed: Packed, derived: Derived) -> MergeInput:
+    """`merge.merge_input` of `unpack(source, packed)`, read without unpacking it."""
+    urls, tokens = derived
+    return (urls[0], packed[2].timestamp(), packed[0], source), set(urls), tokens
+
+
+def published(packed: Packed) -> datetime:
+    """The packed article's publication time."""
+    moment: datetime = packed[2]
+    return moment
+
+
+def is_draft(packed: Packed) -> bool:
+    """True when the packed article is a draft."""
+    return bool(packed[12])
 
 
 def article_urls(article: Article) -> list[str]:

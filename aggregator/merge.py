@@ -28,6 +28,7 @@ import math
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from aggregator.config import MergeConfig, RankConfig
@@ -98,6 +99,7 @@ def merge_stories(
     *,
     canonical: CanonicalUrls | None = None,
     titles: TitleTokens | None = None,
+    grouping: Grouping | None = None,
 ) -> list[Story]:
     """Group `articles` into stories (see the module docstring).
 
@@ -114,14 +116,20 @@ def merge_stories(
 
     `canonical` and `titles`, if given, remember the canonical URLs and title
     tokens computed, and may be given some already (see `CanonicalUrls`,
-    `TitleTokens`); they change nothing in the result.
+    `TitleTokens`); they change nothing in the result. So for `grouping`: when
+    given, it must be `group_articles` of these articles' `merge_input`s, in this
+    order, with these `merge` settings and `known` ids, and it spares the work.
     """
+    given = list(articles)
     to_canonical = canonical_url if canonical is None else canonical.__getitem__
     to_tokens = (TitleTokens() if titles is None else titles).__getitem__
     with _cyclic_gc_paused():
-        return _merge(
-            list(articles), merge, weights, reference, known or {}, to_canonical, to_tokens
-        )
+        if grouping is None:
+            inputs = [merge_input(a, to_canonical, to_tokens) for a in given]
+            grouping = group_articles(inputs, merge, known or {})
+        elif len(grouping.order) != len(given):
+            raise ValueError("the grouping is of other articles")
+        return _stories(given, grouping, weights, reference, to_canonical)
 
 
 @contextlib.contextmanager
@@ -139,40 +147,84 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _merge(
-    given: list[Article],
-    merge: MergeConfig,
-    weights: RankConfig,
-    reference: datetime,
-    known: Mapping[str, str],
-    to_canonical: Callable[[str], str],
-    to_tokens: Callable[[str], tuple[str, ...]],
-) -> list[Story]:
-    urls = [to_canonical(a.url) for a in given]
-    identities = [_identity(a, url) for a, url in zip(given, urls, strict=True)]
-    order = sorted(range(len(given)), key=identities.__getitem__)
-    ordered = [given[i] for i in order]
-    keys = [_keys(given[i], urls[i], to_canonical) for i in order]
-    times = [identities[i][1] for i in order]
-    groups = _UnionFind(times)
-    _join_same_urls(keys, groups)
-    titles = [a.title for a in ordered]
-    tokens = list(map(to_tokens, titles))
-    window = merge.window_hours * 3600.0
-    _join_titles(times, tokens, window, merge.title_similarity, groups)
+#: What identifies an article among copies, and orders them before merging: the
+#: canonical form of its `webUrl`, its publication time (a POSIX timestamp), its
+#: title and its source.
+Identity = tuple[str, float, str, str]
 
-    # The indices of each story's copies, stories in the order of their smallest
-    # index (their root); most have one copy, which needs no list of its own.
-    roots = [groups.find(index) for index in range(len(ordered))]
+#: All that grouping needs of one article: its `Identity`, all its canonical URLs
+#: (see `article_keys`) and its title's tokens (see `headlines.title_tokens`).
+MergeInput = tuple[Identity, Collection[str], tuple[str, ...]]
+
+
+def merge_input(
+    article: Article,
+    to_canonical: Callable[[str], str] = canonical_url,
+    to_tokens: Callable[[str], tuple[str, ...]] = title_tokens,
+) -> MergeInput:
+    """The `MergeInput` of `article`; `to_canonical` and `to_tokens` compute (or
+    look up) `canonical_url` and `title_tokens`."""
+    url = to_canonical(article.url)
+    return _identity(article, url), _keys(article, url, to_canonical), to_tokens(article.title)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Which articles make one story, and the stories' ids: the part of merging
+    that needs no article but its `MergeInput`, so that it can be done before the
+    articles themselves are at hand (or elsewhere: the result is small).
+
+    `order` lists the articles' positions sorted by `Identity`; `roots[i]` is the
+    place in that order of the first copy of the story of the article at place
+    `i`; `ids` are the stories' ids, stories in the order of their first copies.
+    """
+
+    order: list[int]
+    roots: list[int]
+    ids: list[str]
+
+
+def group_articles(
+    inputs: Sequence[MergeInput], merge: MergeConfig, known: Mapping[str, str]
+) -> Grouping:
+    """Group articles, given as their `MergeInput`s, into stories and name them
+    (see `merge_stories`). Pure."""
+    with _cyclic_gc_paused():
+        order = sorted(range(len(inputs)), key=lambda i: inputs[i][0])
+        keys = [inputs[i][1] for i in order]
+        times = [inputs[i][0][1] for i in order]
+        groups = _UnionFind(times)
+        _join_same_urls(keys, groups)
+        tokens = [inputs[i][2] for i in order]
+        window = merge.window_hours * 3600.0
+        _join_titles(times, tokens, window, merge.title_similarity, groups)
+        roots = [groups.find(index) for index in range(len(order))]
+        ids = _story_ids(_members(roots), times, keys, known)
+        return Grouping(order, roots, ids)
+
+
+def _members(roots: Sequence[int]) -> list[Sequence[int]]:
+    """The places of each story's copies, stories in the order of their first
+    copies (their roots); most have one copy, which needs no list of its own."""
     more: dict[int, list[int]] = {}
     for index, root in enumerate(roots):
         if root != index:
             more.setdefault(root, [root]).append(index)
-    members = [more.get(index, (index,)) for index, root in enumerate(roots) if root == index]
-    ids = _story_ids(members, times, keys, known)
+    return [more.get(index, (index,)) for index, root in enumerate(roots) if root == index]
+
+
+def _stories(
+    given: Sequence[Article],
+    grouping: Grouping,
+    weights: RankConfig,
+    reference: datetime,
+    to_canonical: Callable[[str], str],
+) -> list[Story]:
+    """The stories of `grouping`, made of the `given` articles it grouped."""
+    ordered = [given[i] for i in grouping.order]
     topics_of = _TopicKeys()
     stories = []
-    for indices, story_id_ in zip(members, ids, strict=True):
+    for indices, story_id_ in zip(_members(grouping.roots), grouping.ids, strict=True):
         if len(indices) == 1:  # most stories: one copy, nothing to rank or combine
             article = ordered[indices[0]]
             # Story's fields in order (id, lead, copies, topics, published, updated,
@@ -191,10 +243,8 @@ def _merge(
             )
         else:
             copies = [ordered[i] for i in indices]
-            copy_identities = [identities[order[i]] for i in indices]
-            stories.append(
-                _story(story_id_, copies, copy_identities, reference, weights, topics_of)
-            )
+            identities = [_identity(a, to_canonical(a.url)) for a in copies]
+            stories.append(_story(story_id_, copies, identities, reference, weights, topics_of))
     return stories
 
 
@@ -220,7 +270,7 @@ def _story_ids(
     ]
 
 
-def _identity(article: Article, url: str) -> tuple[str, float, str, str]:
+def _identity(article: Article, url: str) -> Identity:
     """What orders articles before merging; `url` is `canonical_url(article.url)`."""
     return (url, article.published.timestamp(), article.title, article.source)
 
@@ -235,7 +285,7 @@ def _keys(article: Article, url: str, to_canonical: Callable[[str], str]) -> set
     return keys
 
 
-def _join_same_urls(keys: Sequence[set[str]], groups: _UnionFind) -> None:
+def _join_same_urls(keys: Sequence[Collection[str]], groups: _UnionFind) -> None:
     # Unions in any order make the same groups: each url joins the first article with it.
     first_with: dict[str, int] = {}
     for index, article_urls in enumerate(keys):
@@ -412,7 +462,7 @@ def _spare_words(size: int, threshold: float) -> int:
 def _story(
     id: str,
     copies: list[Article],
-    identities: list[tuple[str, float, str, str]],
+    identities: list[Identity],
     reference: datetime,
     weights: RankConfig,
     topics_of: _TopicKeys,

@@ -10,6 +10,7 @@ build and to refuse far-future dates.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from aggregator import forking
 from aggregator.build import BuildOptions
-from aggregator.cache import parse_with_cache
-from aggregator.compact import article_urls, unpack
+from aggregator.cache import Result, parse_with_cache
+from aggregator.compact import article_urls, is_draft, merge_input, published, unpack
 from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError
@@ -39,7 +41,15 @@ from aggregator.incremental import (
     write_changed,
 )
 from aggregator.jsonfeed import render_json
-from aggregator.merge import CanonicalUrls, TitleTokens, merge_stories, story_id_map
+from aggregator.merge import (
+    CanonicalUrls,
+    Grouping,
+    MergeInput,
+    TitleTokens,
+    group_articles,
+    merge_stories,
+    story_id_map,
+)
 from aggregator.model import Article, BuildReport, FetchSummary, Rejection, Story
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
@@ -107,13 +117,22 @@ def collect(
     """
     if found is None:
         found = find_article_files(config.sources)
-    results = parse_with_cache(
+    return assemble(found, read_articles(config, found, cache=cache), clock)
+
+
+def read_articles(config: Config, found: FoundFiles, *, cache: bool) -> list[Result]:
+    """What each of the `found` files parsed to (see `collect`)."""
+    return parse_with_cache(
         found.names,
         found.stamps,
         max_bytes=config.max_file_bytes,
         jobs=config.jobs,
         state_dir=config.state_dir if cache else None,
     )
+
+
+def assemble(found: FoundFiles, results: Sequence[Result], clock: datetime) -> Collection:
+    """The articles and rejections of `read_articles` of the `found` files."""
     articles: list[Article] = []
     digests: dict[str, tuple[Article, str]] = {}
     rejected = list(found.rejected)
@@ -141,6 +160,22 @@ def collect(
         digests[article.source] = (article, digest)
     files = len(found.names) + len(found.rejected)
     return Collection(files, tuple(articles), tuple(rejected), digests, due, canonical, titles)
+
+
+def merge_inputs(
+    names: Sequence[str], results: Sequence[Result], clock: datetime, drafts: bool
+) -> list[MergeInput]:
+    """The `merge.MergeInput` of each article that `assemble` keeps and merging
+    takes (drafts only with `drafts`), in the order of `assemble`'s articles;
+    read from the packed `results`, without unpacking them."""
+    latest = clock + FUTURE_TOLERANCE
+    return [
+        merge_input(name, payload[0], payload[1])
+        for name, (_, payload) in zip(names, results, strict=True)
+        if not isinstance(payload, str)
+        and published(payload[0]) <= latest
+        and (drafts or not is_draft(payload[0]))
+    ]
 
 
 def display_path(path: Path) -> str:
@@ -193,11 +228,13 @@ def rank_all(
     known_ids: Mapping[str, str] | None = None,
     canonical: CanonicalUrls | None = None,
     titles: TitleTokens | None = None,
+    grouping: Grouping | None = None,
 ) -> Ranking:
     """Merge copies into stories and rank them. Pure.
 
     `known_ids` are the story ids of the previous build; `canonical` and `titles`
-    remember canonical URLs and title tokens (see `merge_stories`).
+    remember canonical URLs and title tokens, and `grouping`, if given, is
+    `group_articles` of the articles merged, with `known_ids` (see `merge_stories`).
     """
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
@@ -213,6 +250,7 @@ def rank_all(
             known_ids,
             canonical=canonical,
             titles=titles,
+            grouping=grouping,
         )
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
@@ -397,11 +435,18 @@ def write_feeds(
     `options.force`) and `EmitError` when the output cannot be written; in each
     case the previous output is left intact.
     """
-    collection = collect(config, clock, found, cache=True)
-    published = published_feeds(config.output)
-    known_ids = load_story_ids(config.state_dir)
-    canonical, titles = collection.canonical, collection.titles
-    ranking = rank_all(collection.articles, config, options.now, known_ids, canonical, titles)
+    with forking.copies() as copies:
+        collection, grouping = _collect_and_group(config, found, clock, copies)
+        published = published_feeds(config.output)
+        canonical, titles = collection.canonical, collection.titles
+        ranking = rank_all(
+            collection.articles,
+            config,
+            options.now,
+            canonical=canonical,
+            titles=titles,
+            grouping=grouping.result(),
+        )
     report = BuildReport(
         files=collection.files,
         rejected=list(collection.rejected),
@@ -436,6 +481,34 @@ def write_feeds(
         config.state_dir, LAST_BUILD, build_record(report, fingerprint, files, valid_until)
     )
     return report
+
+
+#: How many articles make grouping them worth a copy of this process.
+GROUP_ELSEWHERE_FROM = 5000
+
+
+def _collect_and_group(
+    config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
+) -> tuple[Collection, forking.Pending[Grouping]]:
+    """`collect` with the cache, and the grouping of the articles into stories
+    (`merge.group_articles`, with the ids the previous build kept).
+
+    Grouping needs only a little of each article, read from the parse results
+    without unpacking them: with many articles and more than one job, a copy of
+    this process groups them while this one unpacks them.
+    """
+    parsed = read_articles(config, found, cache=True)
+    inputs = merge_inputs(found.names, parsed, clock, config.drafts)
+    work = functools.partial(_group, inputs, config)
+    if config.jobs != 1 and len(inputs) >= GROUP_ELSEWHERE_FROM:
+        grouping = copies.start(work)
+    else:
+        grouping = forking.later(work)
+    return assemble(found, parsed, clock), grouping
+
+
+def _group(inputs: Sequence[MergeInput], config: Config) -> Grouping:
+    return group_articles(inputs, config.merge, load_story_ids(config.state_dir))
 
 
 def _freshen(

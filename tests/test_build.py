@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
 
+from aggregator import pipeline
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config
 from aggregator.model import BuildReport
@@ -225,3 +229,48 @@ def test_markup_in_text_stays_text(config: Config, write_article: WriteArticle) 
     assert rss.summary.startswith("&lt;img src=x")
     raw = (config.output / "all.rss").read_text()
     assert "<script>" not in raw and "<img" not in raw
+
+
+@pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize("drafts", [False, True])
+def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
+    config: Config,
+    write_article: WriteArticle,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    drafts: bool,
+) -> None:
+    """Stories are grouped in a copy of the build's process when there are many
+    articles; the feeds and ids are those of a build in one process, also when
+    the previous build's ids are known and the draft and the future-dated file
+    are left out of the grouping."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
+    monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
+    marks = tmp_path / "grouped-in"
+    marks.mkdir()
+    real = pipeline._group
+
+    def marking(*args: Any) -> Any:
+        (marks / str(os.getpid())).touch()
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "_group", marking)
+    write_article("future.txt", title="From the future", publishedDateTime=NOW + timedelta(days=9))
+    apart = dataclasses.replace(config, jobs=2, drafts=drafts)
+    alone = dataclasses.replace(
+        apart, jobs=1, output=tmp_path / "alone", state_dir=tmp_path / "alone-state"
+    )
+    for edit in range(2):  # the second time with the ids the first build kept
+        write_article("b-copy.txt", title="Beta launches a new rocket today", heat=80 + edit)
+        for each in (apart, alone):
+            build(each)
+        assert feed_bytes(apart.output) == feed_bytes(alone.output)
+        assert (apart.state_dir / "story-ids.json").read_bytes() == (
+            alone.state_dir / "story-ids.json"
+        ).read_bytes()
+    grouped_in = {int(mark.name) for mark in marks.iterdir()}
+    assert len(grouped_in) == 3 and os.getpid() in grouped_in  # twice in a copy, once here
+
+
+def feed_bytes(output: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(output)): p.read_bytes() for p in sorted(output.rglob("*.*"))}

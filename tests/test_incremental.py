@@ -88,7 +88,7 @@ def forbid_collect(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("the build read the articles")
 
-    monkeypatch.setattr(pipeline, "collect", fail)
+    monkeypatch.setattr(pipeline, "read_articles", fail)
 
 
 @pytest.mark.usefixtures("sample")
@@ -261,7 +261,7 @@ def test_a_build_right_after_an_edit_is_not_relied_on(
     record = json.loads((config.state_dir / LAST_BUILD).read_text())
     assert record["fingerprint"] is None  # a same-size edit in the same tick would hide
     calls: list[object] = []
-    real = pipeline.collect
-    monkeypatch.setattr(pipeline, "collect", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = pipeline.read_articles
+    monkeypatch.setattr(pipeline, "read_articles", lambda *a, **k: calls.append(a) or real(*a, **k))
     run_build(config, BuildOptions(), NOW)
     assert len(calls) == 1  # so the next build reads the articles again

@@ -26,11 +26,14 @@ from datetime import timedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from aggregator import merge as merge_module
+from aggregator.compact import derive, merge_input, pack
 from aggregator.config import Config, MergeConfig, RankConfig
 from aggregator.merge import (
     CopyKeys,
     article_keys,
     assign_story_ids,
+    group_articles,
     merge_stories,
     story_id,
     story_id_map,
@@ -296,3 +299,22 @@ def test_story_ids_follow_their_rules_when_claims_compete(
     urls = [url for copies in stories for url in set().union(*(keys for _, keys in copies))]
     assume(len(urls) == len(set(urls)))
     assert assign_story_ids(stories, known) == _ids_by_rules(stories, known)
+
+
+# Grouping apart from the articles ---------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(COLLECTIONS, st.booleans())
+def test_grouping_read_from_packed_articles_merges_the_same(
+    articles: list[Article], with_known: bool
+) -> None:
+    """What a build groups in a copy of itself, from the parse results alone
+    (`compact.merge_input`), makes the stories merging the articles makes."""
+    reference = max((a.newest for a in articles), default=NOW)
+    known = story_id_map(merged(articles[::2])) if with_known else {}
+    inputs = [merge_input(a.source, pack(a), derive(a)) for a in articles]
+    assert inputs == [merge_module.merge_input(a) for a in articles]
+    grouping = group_articles(inputs, MERGE, known)
+    expected = merge_stories(articles, MERGE, WEIGHTS, reference, known)
+    assert merge_stories(articles, MERGE, WEIGHTS, reference, grouping=grouping) == expected

@@ -1,0 +1,118 @@
+"""Work done by copies of the process: the same result as here, and no copy left."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+
+import pytest
+
+from aggregator import forking
+
+
+@pytest.fixture
+def alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process as the command line runs it: no thread but the main one (a test
+    run may keep others, such as an HTTP server's)."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+
+def counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the copies started from now on."""
+    pids: list[int] = []
+    fork = os.fork
+
+    def counting() -> int:
+        pid = fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counting)
+    return pids
+
+
+def where() -> tuple[int, list[int]]:
+    """The pid of the process that computes this, and a result worth pickling."""
+    return os.getpid(), list(range(1000))
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_copy_computes_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    pids = counting_forks(monkeypatch)
+    with forking.copies() as copies:
+        pending = copies.start(where)
+        assert pending.running
+        pid, numbers = pending.result()
+    assert pids == [pid] and pid != os.getpid()
+    assert numbers == list(range(1000))
+    assert not pending.running
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_copy_that_fails_has_its_work_done_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    here = os.getpid()
+
+    def failing_elsewhere() -> int:
+        if os.getpid() != here:
+            raise RuntimeError("broken copy")
+        return 42
+
+    with forking.copies() as copies:
+        assert copies.start(failing_elsewhere).result() == 42
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_result_that_cannot_be_written_is_computed_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")  # only copies pickle
+
+    monkeypatch.setattr(pickle, "dump", broken)
+    with forking.copies() as copies:
+        assert copies.start(where).result()[0] == os.getpid()
+
+
+@pytest.mark.usefixtures("alone")
+def test_leaving_the_block_ends_and_reaps_running_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pids = counting_forks(monkeypatch)
+    never_written, unused = os.pipe()
+    try:
+        with pytest.raises(RuntimeError, match="failed here"), forking.copies() as copies:
+            copies.start(lambda: os.read(never_written, 1))  # blocks until killed
+            raise RuntimeError("failed here")
+    finally:
+        os.close(never_written)
+        os.close(unused)
+    assert len(pids) == 1
+    with pytest.raises(ChildProcessError):  # already reaped: no zombie left behind
+        os.waitpid(pids[0], os.WNOHANG)
+
+
+def test_no_copy_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    pids = counting_forks(monkeypatch)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not forking.can_fork()
+        with forking.copies() as copies:
+            pending = copies.start(where)
+            assert not pending.running
+            assert pending.result()[0] == os.getpid()
+    finally:
+        release.set()
+        other.join()
+    assert pids == []
+
+
+def test_later_work_is_done_here_when_asked_for() -> None:
+    calls: list[int] = []
+    pending = forking.later(lambda: calls.append(os.getpid()) or len(calls))
+    assert calls == [] and not pending.running
+    assert pending.result() == 1
+    assert calls == [os.getpid()]
