@@ -12,10 +12,13 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from aggregator.fetch import FetchOutcome, PageResult
 from aggregator.model import Story
 from aggregator.urls import clean_url
+
+if TYPE_CHECKING:  # `fetch` (httpx, htmldate) is imported only by a build that fetches
+    from aggregator.fetch import FetchOutcome, PageResult
 
 #: Rounds of fetch-and-reselect; each round fetches only stories new to the feeds.
 MAX_ROUNDS = 3

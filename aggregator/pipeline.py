@@ -30,7 +30,6 @@ from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError
 from aggregator.feedspec import EPOCH, FeedSpec
-from aggregator.fetch import FetchOutcome, default_user_agent, fetch_pages
 from aggregator.files import FoundFiles, find_article_files
 from aggregator.freshness import freshen, page_record
 from aggregator.incremental import (
@@ -518,6 +517,9 @@ def _freshen(
     report: BuildReport,
 ) -> Ranking:
     """Fetch the pages of the stories about to be published (see `freshness`)."""
+    # Here: only a build that fetches needs httpx and htmldate, slow to import.
+    from aggregator.fetch import FetchOutcome, default_user_agent, fetch_pages
+
     deadline = time.monotonic() + config.fetch.budget
     user_agent = default_user_agent(config.fetch.contact_url)
 

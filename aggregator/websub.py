@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from aggregator import __version__
 
 #: Seconds for one notification, and for connecting to the hub.
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TIMEOUT_SECONDS = 10.0
+CONNECT_SECONDS = 5.0
 USER_AGENT = f"news-aggregator/{__version__}"
 
 
@@ -35,10 +34,13 @@ def notify_hub(hub_url: str, feed_urls: Sequence[str]) -> HubNotice:
     A hub that cannot be reached ends the round: the remaining URLs are named in one
     problem instead of each waiting for its own timeout.
     """
+    import httpx  # here: most builds have no hub, and httpx is slow to import
+
     accepted = 0
     problems: list[str] = []
     headers = {"User-Agent": USER_AGENT}
-    with httpx.Client(timeout=TIMEOUT, headers=headers, follow_redirects=False) as client:
+    timeout = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS)
+    with httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client:
         for index, url in enumerate(feed_urls):
             try:
                 response = client.post(hub_url, data={"hub.mode": "publish", "hub.url": url})

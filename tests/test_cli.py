@@ -44,6 +44,21 @@ def test_build_writes_feeds_and_prints_one_summary_line(project: Path) -> None:
     assert (project / "feeds" / "all.rss").is_file()
 
 
+def test_a_build_that_neither_fetches_nor_notifies_imports_no_http_client(
+    project: Path,
+) -> None:
+    """httpx and htmldate are slow to import: only fetching and WebSub need them."""
+    code = (
+        "import sys; from aggregator.cli import main; status = main(['build', '--quiet']); "
+        "print(status, sorted({'httpx', 'htmldate', 'aggregator.fetch'} & sys.modules.keys()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout == "0 []\n", result.stderr
+    assert (project / "feeds" / "all.atom").is_file()
+
+
 def test_verbose_lists_every_feed(project: Path) -> None:
     result = run("build", "-v", cwd=project)
     assert "  topics/aws-ai.rss: 1 entries, written" in result.stderr.splitlines()
