@@ -183,6 +183,17 @@ class Grouping:
     roots: list[int]
     ids: list[str]
 
+    def id_map(self, inputs: Sequence[MergeInput]) -> dict[str, str]:
+        """`story_id_map` of the stories this grouping of `inputs` makes, made
+        without them."""
+        ids = iter(self.ids)
+        id_of_root = {place: next(ids) for place, root in enumerate(self.roots) if root == place}
+        return {
+            url: id_of_root[root]
+            for index, root in zip(self.order, self.roots, strict=True)
+            for url in inputs[index][1]
+        }
+
 
 def group_articles(
     inputs: Sequence[MergeInput], merge: MergeConfig, known: Mapping[str, str]

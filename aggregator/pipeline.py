@@ -59,6 +59,7 @@ from aggregator.state import (
     LAST_BUILD,
     load_story_ids,
     save_story_ids,
+    story_ids_record,
     write_record,
 )
 from aggregator.topics import assign_slugs, display_names
@@ -435,16 +436,17 @@ def write_feeds(
     case the previous output is left intact.
     """
     with forking.copies() as copies:
-        collection, grouping = _collect_and_group(config, found, clock, copies)
+        collection, pending = _collect_and_group(config, found, clock, copies)
         published = published_feeds(config.output)
         canonical, titles = collection.canonical, collection.titles
+        grouping, ids_record = pending.result()
         ranking = rank_all(
             collection.articles,
             config,
             options.now,
             canonical=canonical,
             titles=titles,
-            grouping=grouping.result(),
+            grouping=grouping,
         )
     report = BuildReport(
         files=collection.files,
@@ -464,7 +466,9 @@ def write_feeds(
         check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
     # Ids first: should writing the feeds fail, the next build still gives
     # these stories the ids their readers may already have seen.
-    save_story_ids(config.state_dir, story_id_map(ranking.stories, canonical))
+    if ids_record is None:  # the stories changed since grouping: see `_group`
+        ids_record = story_ids_record(story_id_map(ranking.stories, canonical))
+    save_story_ids(config.state_dir, ids_record)
     planned = output_plan(publication, config, collection.digests)
     written = previous.get("files")
     results, files = write_changed(
@@ -488,9 +492,8 @@ GROUP_ELSEWHERE_FROM = 5000
 
 def _collect_and_group(
     config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
-) -> tuple[Collection, forking.Pending[Grouping]]:
-    """`collect` with the cache, and the grouping of the articles into stories
-    (`merge.group_articles`, with the ids the previous build kept).
+) -> tuple[Collection, forking.Pending[tuple[Grouping, bytes | None]]]:
+    """`collect` with the cache, and `_group` of the articles.
 
     Grouping needs only a little of each article, read from the parse results
     without unpacking them: with many articles and more than one job, a copy of
@@ -506,8 +509,13 @@ def _collect_and_group(
     return assemble(found, parsed, clock), grouping
 
 
-def _group(inputs: Sequence[MergeInput], config: Config) -> Grouping:
-    return group_articles(inputs, config.merge, load_story_ids(config.state_dir))
+def _group(inputs: Sequence[MergeInput], config: Config) -> tuple[Grouping, bytes | None]:
+    """`merge.group_articles` of `inputs`, with the ids the previous build kept,
+    and the record of the new ids (`state.story_ids_record`), unless fetching
+    pages may yet change the stories (their links, or which of them are dead)."""
+    grouping = group_articles(inputs, config.merge, load_story_ids(config.state_dir))
+    record = None if config.fetch.enabled else story_ids_record(grouping.id_map(inputs))
+    return grouping, record
 
 
 def _freshen(

@@ -54,7 +54,14 @@ def read_record(state_dir: Path, name: str) -> dict[str, Any] | None:
 def write_record(state_dir: Path, name: str, record: Mapping[str, Any]) -> bool:
     """Store `record` under `name`, atomically; False when nothing changed or the
     file could not be written (which is logged)."""
-    data = json.dumps(record, ensure_ascii=False, indent=0).encode("utf-8") + b"\n"
+    return _write(state_dir, name, _encode(record))
+
+
+def _encode(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, indent=0).encode("utf-8") + b"\n"
+
+
+def _write(state_dir: Path, name: str, data: bytes) -> bool:
     try:
         return write_if_changed(state_dir / name, data)
     except EmitError as error:
@@ -78,11 +85,16 @@ def load_story_ids(state_dir: Path) -> dict[str, str]:
     return ids
 
 
-def save_story_ids(state_dir: Path, ids: Mapping[str, str]) -> bool:
-    """Atomically keep `ids` for the next build (see `write_record`)."""
-    return write_record(
-        state_dir, STORY_IDS_FILE, {"format": _FORMAT, "story_ids": dict(sorted(ids.items()))}
-    )
+def story_ids_record(ids: Mapping[str, str]) -> bytes:
+    """The bytes of the file that keeps `ids` (see `save_story_ids`)."""
+    return _encode({"format": _FORMAT, "story_ids": dict(sorted(ids.items()))})
+
+
+def save_story_ids(state_dir: Path, record: bytes) -> bool:
+    """Atomically keep the ids of `story_ids_record` for the next build (see
+    `write_record`). The record is made apart from writing it, so that it can be
+    made elsewhere (see `pipeline`)."""
+    return _write(state_dir, STORY_IDS_FILE, record)
 
 
 @functools.cache

@@ -310,7 +310,8 @@ def test_grouping_read_from_packed_articles_merges_the_same(
     articles: list[Article], with_known: bool
 ) -> None:
     """What a build groups in a copy of itself, from the parse results alone
-    (`compact.merge_input`), makes the stories merging the articles makes."""
+    (`compact.merge_input`), makes the stories merging the articles makes, and
+    the ids it keeps for the next build are theirs."""
     reference = max((a.newest for a in articles), default=NOW)
     known = story_id_map(merged(articles[::2])) if with_known else {}
     inputs = [merge_input(a.source, pack(a), derive(a)) for a in articles]
@@ -318,3 +319,4 @@ def test_grouping_read_from_packed_articles_merges_the_same(
     grouping = group_articles(inputs, MERGE, known)
     expected = merge_stories(articles, MERGE, WEIGHTS, reference, known)
     assert merge_stories(articles, MERGE, WEIGHTS, reference, grouping=grouping) == expected
+    assert grouping.id_map(inputs) == story_id_map(expected)

@@ -12,7 +12,7 @@ import pytest
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, resolve_paths
 from aggregator.merge import story_id
-from aggregator.state import STORY_IDS_FILE, load_story_ids, save_story_ids
+from aggregator.state import STORY_IDS_FILE, load_story_ids, save_story_ids, story_ids_record
 from tests.conftest import NOW, WriteArticle
 
 IDS = {
@@ -23,20 +23,20 @@ IDS = {
 
 
 def test_saved_ids_load_back(tmp_path: Path) -> None:
-    assert save_story_ids(tmp_path / "state", IDS) is True
+    assert save_story_ids(tmp_path / "state", story_ids_record(IDS)) is True
     assert load_story_ids(tmp_path / "state") == IDS
 
 
 def test_saving_the_same_ids_leaves_the_file_alone(tmp_path: Path) -> None:
-    save_story_ids(tmp_path, IDS)
+    save_story_ids(tmp_path, story_ids_record(IDS))
     before = (tmp_path / STORY_IDS_FILE).stat().st_mtime_ns
-    assert save_story_ids(tmp_path, dict(reversed(IDS.items()))) is False
+    assert save_story_ids(tmp_path, story_ids_record(dict(reversed(IDS.items())))) is False
     assert (tmp_path / STORY_IDS_FILE).stat().st_mtime_ns == before
 
 
 def test_the_file_is_sorted_json_so_it_does_not_depend_on_dict_order(tmp_path: Path) -> None:
-    save_story_ids(tmp_path / "one", IDS)
-    save_story_ids(tmp_path / "two", dict(reversed(IDS.items())))
+    save_story_ids(tmp_path / "one", story_ids_record(IDS))
+    save_story_ids(tmp_path / "two", story_ids_record(dict(reversed(IDS.items()))))
     first = (tmp_path / "one" / STORY_IDS_FILE).read_bytes()
     assert first == (tmp_path / "two" / STORY_IDS_FILE).read_bytes()
     assert list(json.loads(first)["story_ids"]) == sorted(IDS)
@@ -83,7 +83,7 @@ def test_a_state_dir_that_cannot_be_written_is_reported_not_raised(
     blocker = tmp_path / "state"
     blocker.write_text("a file where the directory should be")
     with caplog.at_level(logging.WARNING):
-        assert save_story_ids(blocker, IDS) is False
+        assert save_story_ids(blocker, story_ids_record(IDS)) is False
     assert "not remembered" in caplog.text
 
 
