@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from aggregator import forking
 from aggregator.build import BuildOptions
 from aggregator.cache import Result, parse_with_cache
-from aggregator.compact import article_urls, is_draft, merge_input, published, unpack
+from aggregator.compact import is_draft, merge_input, published, unpack
 from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError
@@ -93,8 +93,6 @@ class Collection:
     `digests` maps an article's source to the article and a digest of it (see
     `compact.digest`), for telling changed feeds from unchanged ones. `due` is the
     earliest publication time among the articles refused as being in the future.
-    `canonical` and `titles` hold what merging derives from each article alone,
-    as the parse (or the parse cache) gave it (see `compact.derive`).
     """
 
     files: int
@@ -102,8 +100,6 @@ class Collection:
     rejected: tuple[Rejection, ...]
     digests: Mapping[str, tuple[Article, str]] = field(default_factory=dict)
     due: datetime | None = None
-    canonical: CanonicalUrls = field(default_factory=CanonicalUrls)
-    titles: TitleTokens = field(default_factory=TitleTokens)
 
 
 def collect(
@@ -138,15 +134,11 @@ def assemble(found: FoundFiles, results: Sequence[Result], clock: datetime) -> C
     rejected = list(found.rejected)
     latest = clock + FUTURE_TOLERANCE
     due: datetime | None = None
-    canonical, titles = CanonicalUrls(), TitleTokens()
     for name, (digest, payload) in zip(found.names, results, strict=True):
         if isinstance(payload, str):
             rejected.append(Rejection(display_path(Path(name)), payload))
             continue
-        packed, (urls, tokens) = payload
-        article = unpack(name, packed)
-        canonical.update(zip(article_urls(article), urls, strict=True))
-        titles[article.title] = tokens
+        article = unpack(name, payload[0])
         if article.published > latest:
             rejected.append(
                 Rejection(
@@ -159,7 +151,7 @@ def assemble(found: FoundFiles, results: Sequence[Result], clock: datetime) -> C
         articles.append(article)
         digests[article.source] = (article, digest)
     files = len(found.names) + len(found.rejected)
-    return Collection(files, tuple(articles), tuple(rejected), digests, due, canonical, titles)
+    return Collection(files, tuple(articles), tuple(rejected), digests, due)
 
 
 def merge_inputs(
@@ -438,15 +430,10 @@ def write_feeds(
     with forking.copies() as copies:
         collection, pending = _collect_and_group(config, found, clock, copies)
         published = published_feeds(config.output)
-        canonical, titles = collection.canonical, collection.titles
+        canonical = CanonicalUrls()  # for merging, and for ids made here (see `_group`)
         grouping, ids_record = pending.result()
         ranking = rank_all(
-            collection.articles,
-            config,
-            options.now,
-            canonical=canonical,
-            titles=titles,
-            grouping=grouping,
+            collection.articles, config, options.now, canonical=canonical, grouping=grouping
         )
     report = BuildReport(
         files=collection.files,

@@ -13,12 +13,11 @@ import pytest
 from aggregator import cache, sources
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
-from aggregator.compact import article_urls
 from aggregator.config import Config
-from aggregator.headlines import title_tokens
+from aggregator.files import find_article_files
+from aggregator.merge import merge_input
 from aggregator.parallel import Chunk
-from aggregator.pipeline import collect
-from aggregator.urls import canonical_url
+from aggregator.pipeline import assemble, collect, merge_inputs, read_articles
 from tests.conftest import NOW, WriteArticle
 
 
@@ -252,15 +251,13 @@ def test_what_merging_derives_comes_from_the_cache_as_computed(
     write_article("plain.txt", title="Energy prices fall", webUrl="http://e.example/a#top")
     cached_collect(config)
     parsed_paths.clear()
-    collection = collect(config, NOW, cache=True)
+    found = find_article_files(config.sources)
+    results = read_articles(config, found, cache=True)
     assert parsed_paths == []  # all from the cache
-    articles = collection.articles
-    # Copies of the memos: looking a key up in one would compute what is missing.
-    assert dict(collection.canonical) == {
-        url: canonical_url(url) for article in articles for url in article_urls(article)
-    }
-    assert len(collection.canonical) == 4
-    assert dict(collection.titles) == {a.title: title_tokens(a.title) for a in articles}
+    articles = assemble(found, results, NOW).articles
+    assert len(articles) == 2
+    inputs = merge_inputs(found.names, results, NOW, drafts=False)
+    assert inputs == [merge_input(a) for a in articles]  # canonical URLs and title tokens
 
 
 def test_a_snapshot_in_several_parts_reads_back_whole(
