@@ -49,9 +49,12 @@ from aggregator.rendering import Renderer
 from aggregator.state import (
     LAST_BUILD,
     load_story_ids,
+    load_title_pairs,
     save_story_ids,
+    save_title_pairs,
     write_record,
 )
+from aggregator.titlepairs import TitlePairSearch
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
@@ -193,11 +196,13 @@ def rank_all(
     known_ids: Mapping[str, str] | None = None,
     canonical: CanonicalUrls | None = None,
     titles: TitleTokens | None = None,
+    title_pairs: TitlePairSearch | None = None,
 ) -> Ranking:
     """Merge copies into stories and rank them. Pure.
 
-    `known_ids` are the story ids of the previous build; `canonical` and `titles`
-    remember canonical URLs and title tokens (see `merge_stories`).
+    `known_ids` are the story ids of the previous build; `canonical`, `titles`
+    and `title_pairs` remember canonical URLs, title tokens and similar titles
+    (see `merge_stories`).
     """
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
@@ -213,6 +218,7 @@ def rank_all(
             known_ids,
             canonical=canonical,
             titles=titles,
+            title_pairs=title_pairs,
         )
         stories = rank_stories(merged, reference, config.rank)
     names = display_names(name for a in included for name in a.topics)
@@ -401,7 +407,11 @@ def write_feeds(
     published = published_feeds(config.output)
     known_ids = load_story_ids(config.state_dir)
     canonical, titles = collection.canonical, collection.titles
-    ranking = rank_all(collection.articles, config, options.now, known_ids, canonical, titles)
+    title_pairs = TitlePairSearch(load_title_pairs(config.state_dir, config.merge.title_similarity))
+    ranking = rank_all(
+        collection.articles, config, options.now, known_ids, canonical, titles, title_pairs
+    )
+    save_title_pairs(config.state_dir, title_pairs.last)
     report = BuildReport(
         files=collection.files,
         rejected=list(collection.rejected),
