@@ -41,9 +41,9 @@ class TitlePairs:
     `pairs`: each (small, large) of two distinct titles searched that are
     `similar_titles` at `threshold`, where `large` holds every content word of
     `small`: both ways round when they hold the same ones. `titles`: the titles
-    searched, each its words joined by spaces, one a line (a string, not a set of
-    tuples, because it is kept between builds and loads and compares several
-    times faster so); None when some word holds a space or a line break, so that
+    searched, each its words joined by spaces, one a line (one string rather than
+    a set of tuples: kept between builds, it loads and compares about three
+    times faster); None when some word holds a space or a line break, so that
     lines would not tell titles apart.
     """
 
