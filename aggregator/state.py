@@ -28,12 +28,14 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator import __version__
 from aggregator.errors import EmitError
 from aggregator.output import write_if_changed
-from aggregator.titlepairs import TitlePairs
+
+if TYPE_CHECKING:  # imported where used, so that a build with nothing to do does not
+    from aggregator.titlepairs import TitlePairs
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,8 @@ def load_title_pairs(state_dir: Path, threshold: float) -> TitlePairs | None:
     """What the previous build's search for similar titles at `threshold` found,
     if the code that decides it is as it is now; None when there is nothing to
     trust (see the module docstring)."""
+    from aggregator.titlepairs import TitlePairs
+
     path = state_dir / TITLE_PAIRS_FILE
     try:
         data = path.read_bytes()
