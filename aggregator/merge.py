@@ -8,11 +8,9 @@ Two articles are one story when
    after the first copy of the story it joins. Anchored at the first copy, so a
    headline reused every day makes one story per window, not one endless story.
 
-Merging never compares all pairs: titles are grouped by key; the candidates for
-a near-identical title are looked up, either as subsets of its content words or
-as the titles whose two rarest words are among its few rarest, whichever finds
-fewer (see `_similar_titles`); and only articles of similar titles are paired,
-within the window.
+Merging never compares all pairs: titles are grouped by key; near-identical
+titles are looked up (see `titlepairs`), and only articles of similar titles are
+paired, within the window.
 Story ids stay put while copies come and go (`assign_story_ids`).
 """
 
@@ -20,27 +18,19 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
 import gc
 import hashlib
-import itertools
-import math
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
 from aggregator.config import MergeConfig, RankConfig
-from aggregator.headlines import (
-    STOPWORDS,
-    content_words,
-    has_digit,
-    similar_long,
-    title_tokens,
-)
+from aggregator.headlines import title_tokens
 from aggregator.model import Article, Story
 from aggregator.rank import base_score, comparable_score
+from aggregator.titlepairs import Pair, Title, TitlePairSearch
 from aggregator.topics import topic_key
 from aggregator.urls import canonical_url, link_penalty
 
@@ -99,6 +89,7 @@ def merge_stories(
     *,
     canonical: CanonicalUrls | None = None,
     titles: TitleTokens | None = None,
+    title_pairs: TitlePairSearch | None = None,
     grouping: Grouping | None = None,
 ) -> list[Story]:
     """Group `articles` into stories (see the module docstring).
@@ -116,9 +107,11 @@ def merge_stories(
 
     `canonical` and `titles`, if given, remember the canonical URLs and title
     tokens computed, and may be given some already (see `CanonicalUrls`,
-    `TitleTokens`); they change nothing in the result. So for `grouping`: when
-    given, it must be `group_articles` of these articles' `merge_input`s, in this
-    order, with these `merge` settings and `known` ids, and it spares the work.
+    `TitleTokens`); `title_pairs` likewise remembers which titles are similar
+    (see `TitlePairSearch`). They change nothing in the result. So for
+    `grouping`: when given, it must be `group_articles` of these articles'
+    `merge_input`s, in this order, with these `merge` settings and `known` ids,
+    and it spares the work.
     """
     given = list(articles)
     to_canonical = canonical_url if canonical is None else canonical.__getitem__
@@ -126,7 +119,7 @@ def merge_stories(
     with _cyclic_gc_paused():
         if grouping is None:
             inputs = [merge_input(a, to_canonical, to_tokens) for a in given]
-            grouping = group_articles(inputs, merge, known or {})
+            grouping = group_articles(inputs, merge, known or {}, title_pairs)
         elif len(grouping.order) != len(given):
             raise ValueError("the grouping is of other articles")
         return _stories(given, grouping, weights, reference, to_canonical)
@@ -196,10 +189,15 @@ class Grouping:
 
 
 def group_articles(
-    inputs: Sequence[MergeInput], merge: MergeConfig, known: Mapping[str, str]
+    inputs: Sequence[MergeInput],
+    merge: MergeConfig,
+    known: Mapping[str, str],
+    title_pairs: TitlePairSearch | None = None,
 ) -> Grouping:
     """Group articles, given as their `MergeInput`s, into stories and name them
-    (see `merge_stories`). Pure."""
+    (see `merge_stories`; `title_pairs` as there). Pure but for what
+    `title_pairs` remembers."""
+    find_pairs = TitlePairSearch() if title_pairs is None else title_pairs
     with _cyclic_gc_paused():
         order = sorted(range(len(inputs)), key=lambda i: inputs[i][0])
         keys = [inputs[i][1] for i in order]
@@ -208,7 +206,7 @@ def group_articles(
         _join_same_urls(keys, groups)
         tokens = [inputs[i][2] for i in order]
         window = merge.window_hours * 3600.0
-        _join_titles(times, tokens, window, merge.title_similarity, groups)
+        _join_titles(times, tokens, window, merge.title_similarity, find_pairs, groups)
         roots = [groups.find(index) for index in range(len(order))]
         ids = _story_ids(_members(roots), times, keys, known)
         return Grouping(order, roots, ids)
@@ -307,11 +305,16 @@ def _join_same_urls(keys: Sequence[Collection[str]], groups: _UnionFind) -> None
                 first_with[url] = index
 
 
+#: Which distinct titles are similar at a threshold: `titlepairs.find_title_pairs`.
+_PairFinder = Callable[[Set[Title], float], Iterable[Pair]]
+
+
 def _join_titles(
     times: Sequence[float],
     tokens: Sequence[tuple[str, ...]],
     window: float,
     threshold: float,
+    find_pairs: _PairFinder,
     groups: _UnionFind,
 ) -> None:
     """Join articles whose titles are the same or near-identical, anchored in time.
@@ -333,7 +336,9 @@ def _join_titles(
         if len(same) > 1:
             same.sort(key=lambda i: (times[i], i))  # equal times in index order
             place_of.update((index, place) for place, index in enumerate(same) if place)
-    similar = _similar_pairs(articles_with, times, window, threshold)
+    similar = _similar_pairs(
+        articles_with, times, window, find_pairs(articles_with.keys(), threshold)
+    )
     # Most articles have neither an earlier one of the same title nor a similar one.
     for index in sorted(place_of.keys() | similar.keys(), key=lambda i: (times[i], i)):
         same, place = articles_with[tokens[index]], place_of.get(index, 0)
@@ -353,20 +358,20 @@ def _similar_pairs(
     articles_with: Mapping[tuple[str, ...], Sequence[int]],
     times: Sequence[float],
     window: float,
-    threshold: float,
+    similar_titles: Iterable[Pair],
 ) -> dict[int, list[int]]:
     """For each article, the earlier ones (by time, then index) within `window`
-    whose titles are `similar_titles` to its own but not the same. `articles_with`
-    maps each title to its articles, in that order.
+    whose titles are similar to its own but not the same. `articles_with` maps
+    each title to its articles, in that order; `similar_titles` are the pairs of
+    its titles that are similar.
 
     No all-pairs comparison. Whether two titles are similar does not depend on
-    time, so it is decided once per pair of distinct titles, among the few
-    candidates `_similar_titles` looks up, and only similar titles' articles are
-    paired within the window.
+    time, so it is decided once per pair of distinct titles (see `titlepairs`),
+    and only similar titles' articles are paired within the window.
     """
     when_of = times.__getitem__
     pairs: dict[int, set[int]] = defaultdict(set)
-    for small, large in _similar_titles(articles_with, threshold):
+    for small, large in similar_titles:
         candidates = articles_with[large]
         for index in articles_with[small]:
             when = times[index]
@@ -376,98 +381,6 @@ def _similar_pairs(
                 first, later = sorted((index, other), key=lambda i: (times[i], i))
                 pairs[later].add(first)
     return {index: sorted(firsts) for index, firsts in pairs.items()}
-
-
-_Title = tuple[str, ...]
-
-
-def _similar_titles(titles: Iterable[_Title], threshold: float) -> Iterator[tuple[_Title, _Title]]:
-    """Each (small, large) of two distinct `titles` that are `similar_titles` where
-    `large` holds every content word of `small`: both ways round when they hold the
-    same ones.
-
-    Found by looking titles up, not by comparing pairs. `small` has three or more
-    content words (with fewer it matches an identical title only), all of them
-    in `large`, which has at most `_spare_words` more, none with a digit. So there
-    are two exact ways to find the candidates for `large`, and it takes the one
-    with fewer:
-    - its subsets: `small`'s content words are `large`'s less at most spare of
-      its digitless ones, so look each such set up among the titles indexed by
-      their content words. Few where few words make many titles (templated
-      headlines), but exponentially many in the spare words;
-    - its rarest words: ranking words from rarest to commonest, `small`'s two
-      rarest are among `large`'s spare + 2 rarest, so look up the titles indexed
-      under each pair of those by their own two rarest. Few where words are rare,
-      but titles pile up under pairs of common words.
-    """
-    titles = list(titles)
-    frequency = Counter(itertools.chain.from_iterable(titles))
-    ranked = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
-    rank = {word: number for number, word in enumerate(ranked)}
-    numbers = frozenset(rank[word] for word in ranked if has_digit(word))
-    rank.update(dict.fromkeys(STOPWORDS, -1))  # -1: not a content word
-    longest = max(map(len, titles), default=0)
-    spare_of = [_spare_words(size, threshold) for size in range(longest + 1)]
-    # Titles by their content words, as ranks, and by their two rarest.
-    ranks_of: dict[_Title, tuple[frozenset[int], list[int]]] = {}
-    titles_of: dict[frozenset[int], list[_Title]] = defaultdict(list)
-    titles_by_rarest: dict[tuple[int, int], list[_Title]] = defaultdict(list)
-    for title in titles:
-        ranks = frozenset(map(rank.__getitem__, title)).difference((-1,))
-        spare = spare_of[len(ranks)]
-        if spare >= 0:  # three words or more
-            rarest = sorted(ranks)[: spare + 2]
-            ranks_of[title] = ranks, rarest
-            titles_of[ranks].append(title)
-            titles_by_rarest[rarest[0], rarest[1]].append(title)
-    content_of = _Content()
-    for large, (ranks, rarest) in ranks_of.items():
-        spare = len(rarest) - 2
-        by_rarest = list(filter(None, map(titles_by_rarest.get, itertools.combinations(rarest, 2))))
-        found = sum(map(len, by_rarest))
-        if found == 1:  # `large` alone, under its own two rarest words
-            continue
-        optional = ranks.difference(numbers)
-        candidates: Iterable[_Title]
-        if found <= _subset_count(len(optional), spare):
-            candidates = itertools.chain.from_iterable(by_rarest)
-        else:
-            candidates = (
-                small
-                for k in range(spare + 1)
-                for left_out in itertools.combinations(optional, k)
-                for small in titles_of.get(ranks.difference(left_out), ())
-            )
-        for small in candidates:
-            if (
-                small != large
-                and ranks_of[small][0] <= ranks
-                and similar_long(small, content_of[small], large, content_of[large], threshold)
-            ):
-                yield small, large
-
-
-class _Content(dict[_Title, frozenset[str]]):
-    """The `_content` of each title looked up, remembered."""
-
-    def __missing__(self, title: _Title) -> frozenset[str]:
-        self[title] = words = content_words(title)
-        return words
-
-
-@functools.cache
-def _subset_count(size: int, most: int) -> int:
-    """How many subsets a set of `size` members has that leave out at most `most`."""
-    return sum(math.comb(size, k) for k in range(most + 1))
-
-
-def _spare_words(size: int, threshold: float) -> int:
-    """The most content words a title of `size` content words may have beyond
-    those of a `similar_titles` one of three or more; -1 if it has none similar."""
-    return max(
-        (spare for spare in range(size - 2) if not ((size - spare) / size < threshold)),
-        default=-1,
-    )
 
 
 def _story(

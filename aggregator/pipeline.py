@@ -58,10 +58,13 @@ from aggregator.rendering import Renderer
 from aggregator.state import (
     LAST_BUILD,
     load_story_ids,
+    load_title_pairs,
     save_story_ids,
+    save_title_pairs,
     story_ids_record,
     write_record,
 )
+from aggregator.titlepairs import TitlePairSearch
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
@@ -499,8 +502,17 @@ def _collect_and_group(
 def _group(inputs: Sequence[MergeInput], config: Config) -> tuple[Grouping, bytes | None]:
     """`merge.group_articles` of `inputs`, with the ids the previous build kept,
     and the record of the new ids (`state.story_ids_record`), unless fetching
-    pages may yet change the stories (their links, or which of them are dead)."""
-    grouping = group_articles(inputs, config.merge, load_story_ids(config.state_dir))
+    pages may yet change the stories (their links, or which of them are dead).
+
+    The search for similar titles starts from the previous build's and is kept
+    for the next (see `titlepairs`): only a cache, so it is kept here, in the
+    copy that groups, whatever becomes of the build.
+    """
+    threshold = config.merge.title_similarity
+    title_pairs = TitlePairSearch(load_title_pairs(config.state_dir, threshold))
+    known = load_story_ids(config.state_dir)
+    grouping = group_articles(inputs, config.merge, known, title_pairs)
+    save_title_pairs(config.state_dir, title_pairs.last)
     record = None if config.fetch.enabled else story_ids_record(grouping.id_map(inputs))
     return grouping, record
 

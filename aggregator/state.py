@@ -4,6 +4,14 @@
 - `story-ids.json`: story ids by canonical URL (see `merge.merge_stories`): with
   them a story keeps its id when copies of it appear or disappear, so feed readers
   do not show it again as new.
+- `title-pairs.txt`: the titles the last search for near-identical titles
+  looked at and the similar pairs it found (see `titlepairs`), so that the next
+  one looks up only new titles. A first line holds the format, the threshold, a
+  digest of the code the pairs depend on and a digest of the rest: the number
+  of pairs, each pair as two lines, then the titles, a line each (a title's
+  words joined by spaces). Text, not a pickle: it loads as fast, reading it
+  runs no code, and equal results are equal bytes. Another threshold or code,
+  or a damaged file, means a full search.
 
 State is memory, never an input that can fail a build: a missing, unreadable or
 malformed record means starting fresh, as a first build does (the drop guard is
@@ -20,11 +28,14 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator import __version__
 from aggregator.errors import EmitError
 from aggregator.output import write_if_changed
+
+if TYPE_CHECKING:  # imported where used, so that a build with nothing to do does not
+    from aggregator.titlepairs import TitlePairs
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +44,11 @@ LAST_BUILD = "last-build.json"
 STORY_IDS_FILE = "story-ids.json"
 _FORMAT = 1
 _STORY_ID = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: The file in `state_dir` that holds the last search for similar titles.
+TITLE_PAIRS_FILE = "title-pairs.txt"
+_TITLE_PAIRS_FORMAT = "aggregator-title-pairs 1"
+#: The modules whose code decides which titles are similar.
+_TITLE_PAIRS_CODE = ("titlepairs", "headlines")
 
 
 def read_record(state_dir: Path, name: str) -> dict[str, Any] | None:
@@ -54,16 +70,17 @@ def read_record(state_dir: Path, name: str) -> dict[str, Any] | None:
 def write_record(state_dir: Path, name: str, record: Mapping[str, Any]) -> bool:
     """Store `record` under `name`, atomically; False when nothing changed or the
     file could not be written (which is logged)."""
-    return _write(state_dir, name, _encode(record))
+    return _write(state_dir / name, _encode(record))
 
 
 def _encode(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, ensure_ascii=False, indent=0).encode("utf-8") + b"\n"
 
 
-def _write(state_dir: Path, name: str, data: bytes) -> bool:
+def _write(path: Path, data: bytes) -> bool:
+    """`write_if_changed`, with a failure logged rather than raised."""
     try:
-        return write_if_changed(state_dir / name, data)
+        return write_if_changed(path, data)
     except EmitError as error:
         log.warning("%s; not remembered for the next build", error)
         return False
@@ -94,7 +111,69 @@ def save_story_ids(state_dir: Path, record: bytes) -> bool:
     """Atomically keep the ids of `story_ids_record` for the next build (see
     `write_record`). The record is made apart from writing it, so that it can be
     made elsewhere (see `pipeline`)."""
-    return _write(state_dir, STORY_IDS_FILE, record)
+    return _write(state_dir / STORY_IDS_FILE, record)
+
+
+def load_title_pairs(state_dir: Path, threshold: float) -> TitlePairs | None:
+    """What the previous build's search for similar titles at `threshold` found,
+    if the code that decides it is as it is now; None when there is nothing to
+    trust (see the module docstring)."""
+    from aggregator.titlepairs import TitlePairs
+
+    path = state_dir / TITLE_PAIRS_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        log.warning("%s: ignoring unreadable state (%s); searching all titles", path, error)
+        return None
+    first_line, _, payload = data.partition(b"\n")
+    if not first_line.startswith(_title_pairs_key(threshold)):
+        return None  # another format, threshold or code: nothing is wrong
+    if first_line != _title_pairs_header(threshold, payload):
+        log.warning("%s: damaged; searching all titles", path)
+        return None
+    try:
+        lines, titles = _pair_lines_and_titles(payload.decode("utf-8", "surrogatepass"))
+    except ValueError:  # bad UTF-8 or layout: not written by `save_title_pairs`
+        log.warning("%s: not a title pairs file; searching all titles", path)
+        return None
+    words = [tuple(line.split(" ")) for line in lines]
+    return TitlePairs(threshold, frozenset(zip(words[::2], words[1::2], strict=True)), titles)
+
+
+def _pair_lines_and_titles(text: str) -> tuple[list[str], str]:
+    """The pairs' titles, two lines a pair, and the titles searched, of a title
+    pairs file's `text` after its first line."""
+    count, rest = text.split("\n", 1)
+    *lines, titles = rest.split("\n", 2 * int(count))
+    if len(lines) != 2 * int(count):
+        raise ValueError(f"{count} pairs, {len(lines)} lines")
+    return lines, titles
+
+
+def save_title_pairs(state_dir: Path, found: TitlePairs | None) -> bool:
+    """Atomically keep what a search for similar titles `found`, for the next
+    build (see `write_record`); False also when there is nothing to keep. Call
+    only under the build lock."""
+    if found is None or found.titles is None:
+        return False
+    pairs = [" ".join(title) for pair in sorted(found.pairs) for title in pair]
+    text = "\n".join([str(len(found.pairs)), *pairs, found.titles])
+    payload = text.encode("utf-8", "surrogatepass")
+    header = _title_pairs_header(found.threshold, payload)
+    return _write(state_dir / TITLE_PAIRS_FILE, header + b"\n" + payload)
+
+
+def _title_pairs_key(threshold: float) -> bytes:
+    code = code_digest(*_TITLE_PAIRS_CODE)
+    return f"{_TITLE_PAIRS_FORMAT} threshold {threshold!r} code {code} ".encode()
+
+
+def _title_pairs_header(threshold: float, payload: bytes) -> bytes:
+    digest = hashlib.blake2b(payload, digest_size=16).hexdigest()
+    return _title_pairs_key(threshold) + digest.encode()
 
 
 @functools.cache

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import pipeline
+from aggregator import pipeline, titlepairs
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, SiteConfig
 from aggregator.feedspec import Entries, FeedSpec
 from aggregator.incremental import reusable_report
 from aggregator.model import BuildReport
 from aggregator.rendering import Renderer
-from aggregator.state import LAST_BUILD
+from aggregator.state import LAST_BUILD, STORY_IDS_FILE, TITLE_PAIRS_FILE
 from tests.conftest import NOW, WriteArticle
 
 REPO = Path(__file__).resolve().parent.parent
@@ -237,6 +237,70 @@ def test_a_rebuild_after_one_percent_equals_a_cold_build(tmp_path: Path) -> None
             k: v[0] for k, v in outputs(cold).items()
         }
         shutil.rmtree(cold.output.parent)
+
+
+HEADLINES = (
+    "Council votes to ban cars from town centre streets",
+    "Storm leaves thousands without power across the east coast",
+    "Central bank holds interest rates steady for a third month",
+    "Rail operator plans new night trains between capital cities",
+)
+
+
+def near_headline(number: int, extra: str = "") -> str:
+    """One of `HEADLINES` with a word left out (or none), and `extra` added."""
+    words = HEADLINES[number % len(HEADLINES)].split()
+    left_out = (number // len(HEADLINES)) % (len(words) + 1)
+    return " ".join([*words[:left_out], *words[left_out + 1 :], extra]).strip()
+
+
+def test_a_rebuild_from_the_last_similar_titles_equals_a_cold_build(
+    tmp_path: Path, corpus: Path, write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def write(name: str, number: int, title: str) -> None:
+        write_article(
+            name,
+            title=title,
+            webUrl=f"https://news{number}.example/{name}",
+            publishedDateTime=(NOW - timedelta(hours=number % 30)).isoformat(),
+            provider={"name": f"Outlet {number % 7}"},
+            heat=number,
+        )
+
+    full_searches: list[object] = []
+    search = titlepairs._all_pairs
+    monkeypatch.setattr(titlepairs, "_all_pairs", lambda *a: full_searches.append(a) or search(*a))
+    monkeypatch.setattr(titlepairs, "_MOST_NEW", 1.0)  # however few titles there are
+    warm = configure(corpus, tmp_path / "warm")
+    for number in range(48):
+        write(f"a{number}.txt", number, near_headline(number))
+    run_build(warm, BuildOptions(), NOW)
+    for change in range(3):
+        for number in range(3):
+            (corpus / f"a{change * 3 + number}.txt").unlink()
+        write(f"a{20 + change}.txt", 20 + change, near_headline(20 + change, "tonight"))
+        for number in range(50 + 4 * change, 54 + 4 * change):
+            # New titles with a word more than some there, and with one less.
+            write(f"b{number}.txt", number, near_headline(number, "again"))
+            write(f"c{number}.txt", number, near_headline(number).split(" ", 1)[1])
+        if change == 2:
+            (warm.state_dir / TITLE_PAIRS_FILE).write_bytes(b"damaged")
+        # Story ids carry history (a story whose first copy went keeps its id):
+        # forgotten, so that only the parse cache and the similar titles are kept.
+        (warm.state_dir / STORY_IDS_FILE).unlink()
+        full_searches.clear()
+        report = run_build(warm, BuildOptions(), NOW)
+        assert len(full_searches) == (1 if change == 2 else 0)
+        cold = configure(corpus, tmp_path / f"cold{change}")
+        expected = run_build(cold, BuildOptions(), NOW)
+        assert summary(report) == summary(expected)
+        assert report.duplicates > 20  # near-identical headlines were merged
+        assert {k: v[0] for k, v in outputs(warm).items()} == {
+            k: v[0] for k, v in outputs(cold).items()
+        }
+        assert (warm.state_dir / TITLE_PAIRS_FILE).read_bytes() == (
+            cold.state_dir / TITLE_PAIRS_FILE
+        ).read_bytes()
 
 
 @pytest.mark.usefixtures("sample")

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import itertools
 import re
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator import headlines
+from aggregator import headlines, titlepairs
 from aggregator import merge as merge_module
 from aggregator.config import Config, MergeConfig, RankConfig
 from aggregator.feedspec import entry_html
-from aggregator.headlines import content_words, similar_titles, title_tokens
+from aggregator.headlines import similar_titles, title_tokens
 from aggregator.merge import (
     assign_story_ids,
     merge_stories,
@@ -28,6 +28,7 @@ from aggregator.merge import (
     story_id_map,
 )
 from aggregator.model import Article, Provider, Related, Story
+from aggregator.titlepairs import TitlePairSearch
 from aggregator.urls import canonical_url
 from tests.conftest import NOW, make_article
 
@@ -239,81 +240,30 @@ def test_a_higher_threshold_is_more_cautious() -> None:
     assert len(merge(first, second, threshold=0.9)) == 2
 
 
-# The candidate search finds every similar pair, as comparing all pairs would. ----
-
-Title = tuple[str, ...]
-
-
-def all_similar_pairs(titles: Sequence[Title], threshold: float) -> set[tuple[Title, Title]]:
-    """Every (small, large) that `_similar_titles` must find, by comparing all pairs."""
-    return {
-        (small, large)
-        for small in titles
-        for large in titles
-        if small != large
-        and content_words(small) <= content_words(large)
-        and similar_titles(small, large, threshold)
+def test_merging_from_the_last_search_for_similar_titles_finds_the_same_stories() -> None:
+    headlines = [
+        "Council votes to ban cars from town centre streets",
+        "Council votes to ban cars from town centre streets tonight",
+        "Storm leaves thousands without power across the coast",
+        "Storm leaves thousands without power across the east coast",
+        "Central bank holds interest rates steady for a third month",
+    ]
+    articles = [copy(f"a{n}", title=title) for n, title in enumerate(headlines)]
+    later = [copy("b", title="Council votes to ban cars from centre streets tonight")]
+    config = MergeConfig()
+    search = TitlePairSearch()
+    merge_stories(articles, config, RankConfig(), NOW, title_pairs=search)
+    with (
+        mock.patch.object(titlepairs, "_MOST_NEW", 1.0),
+        mock.patch.object(titlepairs, "_all_pairs", side_effect=AssertionError),
+    ):  # only the new title is looked up
+        again = merge_stories(articles[1:] + later, config, RankConfig(), NOW, title_pairs=search)
+    assert again == merge_stories(articles[1:] + later, config, RankConfig(), NOW)
+    assert partition(again) == {
+        frozenset({"articles/a1.txt", "articles/b.txt"}),
+        frozenset({"articles/a2.txt", "articles/a3.txt"}),
+        frozenset({"articles/a4.txt"}),
     }
-
-
-def similar_pairs_found(titles: Sequence[Title], threshold: float) -> set[tuple[Title, Title]]:
-    found = list(merge_module._similar_titles(titles, threshold))
-    assert len(found) == len(set(found)), "a pair found twice"
-    return set(found)
-
-
-@pytest.mark.parametrize("threshold", [0.0, 0.5, 0.8, 0.9, 1.0])
-def test_titles_that_differ_by_up_to_the_spare_words_are_found(threshold: float) -> None:
-    # Every prefix of a long headline: each one is similar to the longer ones that
-    # add at most `_spare_words` of the longer's words, and to no others.
-    words = tuple(f"word{letter}" for letter in "abcdefghijklmnopqrst")
-    titles = [words[:size] for size in range(1, len(words) + 1)]
-    assert similar_pairs_found(titles, threshold) == all_similar_pairs(titles, threshold)
-
-
-def test_a_title_of_twenty_words_has_four_spare_ones_at_the_default_threshold() -> None:
-    words = tuple(f"word{letter}" for letter in "abcdefghijklmnopqrst")
-    found = similar_pairs_found([words[:15], words[:16], words[:20]], 0.8)
-    assert (words[:16], words[:20]) in found
-    assert (words[:15], words[:20]) not in found
-
-
-def test_titles_with_the_same_content_words_are_found_both_ways_round() -> None:
-    a = ("storm", "hits", "coast", "town")
-    b = ("storm", "hits", "the", "coast", "town")
-    c = ("storm", "hits", "coast", "of", "town")
-    for threshold in (0.8, 1.0):
-        found = similar_pairs_found([a, b, c], threshold)
-        assert found == {(x, y) for x in (a, b, c) for y in (a, b, c) if x != y}
-
-
-def test_templated_titles_are_all_found() -> None:
-    # Few words, many titles: every title shares its rarest words with many others.
-    words = ("apple", "unveils", "cheaper", "phone", "in", "europe", "this", "fall", "2026")
-    titles = sorted(
-        {
-            tuple(word for word, keep in zip(words, mask, strict=True) if keep)
-            for mask in itertools.product((True, False), repeat=len(words))
-        }
-    )
-    for threshold in (0.5, 0.8):
-        assert similar_pairs_found(titles, threshold) == all_similar_pairs(titles, threshold)
-
-
-VOCABULARY = ("storm", "hits", "coast", "town", "power", "cut", "rail", "plan", "vote")
-TITLE_WORDS = st.sampled_from((*VOCABULARY, "the", "of", "new", "2", "100", "1500d5"))
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.lists(TITLE_WORDS, min_size=1, max_size=16).map(tuple), max_size=40),
-    st.sampled_from([0.0, 0.3, 0.5, 0.8, 0.9, 1.0]),
-)
-def test_similar_titles_are_found_as_by_comparing_all_pairs(
-    titles: list[Title], threshold: float
-) -> None:
-    titles = list(dict.fromkeys(titles))
-    assert similar_pairs_found(titles, threshold) == all_similar_pairs(titles, threshold)
 
 
 def _labelled_pairs() -> list[dict[str, str]]:

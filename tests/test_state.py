@@ -9,10 +9,20 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from aggregator import state
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, resolve_paths
 from aggregator.merge import story_id
-from aggregator.state import STORY_IDS_FILE, load_story_ids, save_story_ids, story_ids_record
+from aggregator.state import (
+    STORY_IDS_FILE,
+    TITLE_PAIRS_FILE,
+    load_story_ids,
+    load_title_pairs,
+    save_story_ids,
+    save_title_pairs,
+    story_ids_record,
+)
+from aggregator.titlepairs import find_title_pairs
 from tests.conftest import NOW, WriteArticle
 
 IDS = {
@@ -85,6 +95,89 @@ def test_a_state_dir_that_cannot_be_written_is_reported_not_raised(
     with caplog.at_level(logging.WARNING):
         assert save_story_ids(blocker, story_ids_record(IDS)) is False
     assert "not remembered" in caplog.text
+
+
+# The similar titles of the last search ---------------------------------------------
+
+TITLES = {
+    ("storm", "hits", "coast", "town"),
+    ("storm", "hits", "the", "coast", "town"),
+    ("storm", "hits", "the", "coast", "town", "tonight"),
+    ("rail", "plan", "vote", "passes"),
+    ("наука", "сегодня", "мерзлота", "тает"),
+}
+
+
+def test_saved_similar_titles_load_back(tmp_path: Path) -> None:
+    found = find_title_pairs(TITLES, 0.8)
+    assert len(found.pairs) == 4
+    assert save_title_pairs(tmp_path, found) is True
+    assert load_title_pairs(tmp_path, 0.8) == found
+    # Equal results are equal bytes: the pairs are written in order.
+    assert save_title_pairs(tmp_path, load_title_pairs(tmp_path, 0.8)) is False
+
+
+def test_no_similar_titles_are_kept_when_lines_would_not_tell_titles_apart(tmp_path: Path) -> None:
+    found = find_title_pairs({("storm hits", "coast", "town")}, 0.8)
+    assert found.titles is None
+    assert save_title_pairs(tmp_path, found) is False
+    assert save_title_pairs(tmp_path, None) is False
+    assert not (tmp_path / TITLE_PAIRS_FILE).exists()
+
+
+def test_similar_titles_of_another_threshold_or_code_are_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    save_title_pairs(tmp_path, find_title_pairs(TITLES, 0.8))
+    with caplog.at_level(logging.WARNING):
+        assert load_title_pairs(tmp_path, 0.9) is None
+        monkeypatch.setattr(state, "_TITLE_PAIRS_CODE", ("titlepairs",))  # other code
+        assert load_title_pairs(tmp_path, 0.8) is None
+    assert caplog.records == []  # nothing is wrong
+
+
+def _with_valid_digest(text: bytes) -> bytes:
+    """A title pairs file whose first line fits `text` (not what a build writes)."""
+    return state._title_pairs_header(0.8, text) + b"\n" + text
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:-3],
+        lambda data: data[:-1] + bytes([data[-1] ^ 1]),
+        lambda data: data.split(b"\n", 1)[0],
+        lambda data: data.split(b"\n", 1)[0] + b"\n",
+        lambda data: b"\x00garbage\xff" * 10,
+        lambda data: b"",
+        lambda data: _with_valid_digest(b"3\nstorm hits coast town\nrail plan vote"),
+        lambda data: _with_valid_digest(b"two\na\nb\n"),
+        lambda data: _with_valid_digest(b"1\n\xff\xfe\nb\n"),
+        lambda data: _with_valid_digest(b"no pair count"),
+    ],
+    ids=[
+        "truncated",
+        "a bit flipped",
+        "first line only",
+        "nothing after it",
+        "garbage",
+        "empty",
+        "too few pairs",
+        "a count that is no number",
+        "bad utf-8",
+        "no line break",
+    ],
+)
+def test_a_damaged_similar_titles_file_means_a_full_search(tmp_path: Path, damage: object) -> None:
+    save_title_pairs(tmp_path, find_title_pairs(TITLES, 0.8))
+    path = tmp_path / TITLE_PAIRS_FILE
+    path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
+    assert load_title_pairs(tmp_path, 0.8) is None
+
+
+def test_an_unreadable_similar_titles_file_means_a_full_search(tmp_path: Path) -> None:
+    (tmp_path / TITLE_PAIRS_FILE).mkdir()  # reading a directory fails
+    assert load_title_pairs(tmp_path, 0.8) is None
 
 
 # Across real builds -----------------------------------------------------------------

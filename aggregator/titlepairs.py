@@ -1,0 +1,255 @@
+"""Which headlines are near-identical: every pair of distinct titles (as
+`headlines.title_tokens` gives them) that `headlines.similar_long` accepts. Pure
+functions, no I/O, no clock.
+
+Pairs are found by looking titles up, never by comparing all pairs (see
+`_all_pairs`). Whether two titles are similar depends on the two titles and the
+threshold alone, never on the other titles, so after titles come and go the
+pairs are the earlier ones whose titles both remain, plus those that involve a
+new title. Given the previous search's result, `find_title_pairs` looks up only
+the new titles (`_pairs_with`): a build keeps that result in the state directory
+(see `state`), and a rebuild after a few files changed looks up a few hundred
+titles instead of every one.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Set
+from dataclasses import dataclass
+
+from aggregator.headlines import STOPWORDS, content_words, has_digit, similar_long
+
+Title = tuple[str, ...]
+#: (small, large): `large` holds every content word of `small`.
+Pair = tuple[Title, Title]
+
+#: Looking up a new title costs 4 to 11 times what the full search spends on one
+#: title (generated corpora of 20,000 and 100,000 articles), besides indexing
+#: all titles by their words: with more than this share of the titles new, the
+#: full search can be as fast.
+_MOST_NEW = 0.05
+
+
+@dataclass(frozen=True)
+class TitlePairs:
+    """What one search found, and what the next search starts from.
+
+    `pairs`: each (small, large) of two distinct titles searched that are
+    `similar_titles` at `threshold`, where `large` holds every content word of
+    `small`: both ways round when they hold the same ones. `titles`: the titles
+    searched, each its words joined by spaces, one a line (one string rather than
+    a set of tuples: kept between builds, it loads and compares about three
+    times faster); None when some word holds a space or a line break, so that
+    lines would not tell titles apart.
+    """
+
+    threshold: float
+    pairs: frozenset[Pair]
+    titles: str | None
+
+
+def find_title_pairs(
+    titles: Set[Title], threshold: float, previous: TitlePairs | None = None
+) -> TitlePairs:
+    """The similar pairs among `titles` (non-empty token tuples) at `threshold`.
+
+    With a `previous` result at the same threshold, only pairs that involve a
+    title it did not search are looked for; the result is the same as without it.
+    """
+    lines = list(map(" ".join, titles))
+    joined = "\n".join(lines)
+    # Each line break or space not put there by the join lies inside a word.
+    readable = joined.count("\n") + joined.count(" ") == max(sum(map(len, titles)) - 1, 0)
+    if (
+        readable
+        and previous is not None
+        and previous.titles is not None
+        and previous.threshold == threshold
+    ):
+        searched = set(previous.titles.split("\n"))
+        new = [title for title, line in zip(titles, lines, strict=True) if line not in searched]
+        if len(new) <= _MOST_NEW * len(titles):
+            kept = (pair for pair in previous.pairs if pair[0] in titles and pair[1] in titles)
+            pairs = itertools.chain(kept, _pairs_with(new, titles, threshold))
+            return TitlePairs(threshold, frozenset(pairs), joined)
+    found = frozenset(_all_pairs(titles, threshold))
+    return TitlePairs(threshold, found, joined if readable else None)
+
+
+class TitlePairSearch:
+    """`find_title_pairs` that starts each search from the last one's result.
+
+    Given to `merge_stories` holding the previous build's result (or none), it
+    is left holding this build's, for the next one; what merging finds does not
+    depend on it.
+    """
+
+    def __init__(self, last: TitlePairs | None = None) -> None:
+        self.last = last
+
+    def __call__(self, titles: Set[Title], threshold: float) -> frozenset[Pair]:
+        self.last = find_title_pairs(titles, threshold, self.last)
+        return self.last.pairs
+
+
+def _all_pairs(titles: Iterable[Title], threshold: float) -> Iterator[Pair]:
+    """Each pair of `titles` (see `TitlePairs`), once.
+
+    Found by looking titles up, not by comparing pairs. `small` has three or more
+    content words (with fewer it matches an identical title only), all of them
+    in `large`, which has at most `_spare_words` more, none with a digit. So there
+    are two exact ways to find the candidates for `large`, and it takes the one
+    with fewer:
+    - its subsets: `small`'s content words are `large`'s less at most spare of
+      its digitless ones, so look each such set up among the titles indexed by
+      their content words. Few where few words make many titles (templated
+      headlines), but exponentially many in the spare words;
+    - its rarest words: ranking words from rarest to commonest, `small`'s two
+      rarest are among `large`'s spare + 2 rarest, so look up the titles indexed
+      under each pair of those by their own two rarest. Few where words are rare,
+      but titles pile up under pairs of common words.
+    """
+    titles = list(titles)
+    frequency = Counter(itertools.chain.from_iterable(titles))
+    ranked = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
+    rank = {word: number for number, word in enumerate(ranked)}
+    numbers = frozenset(rank[word] for word in ranked if has_digit(word))
+    rank.update(dict.fromkeys(STOPWORDS, -1))  # -1: not a content word
+    longest = max(map(len, titles), default=0)
+    spare_of = [_spare_words(size, threshold) for size in range(longest + 1)]
+    # Titles by their content words, as ranks, and by their two rarest.
+    ranks_of: dict[Title, tuple[frozenset[int], list[int]]] = {}
+    titles_of: dict[frozenset[int], list[Title]] = defaultdict(list)
+    titles_by_rarest: dict[tuple[int, int], list[Title]] = defaultdict(list)
+    for title in titles:
+        ranks = frozenset(map(rank.__getitem__, title)).difference((-1,))
+        spare = spare_of[len(ranks)]
+        if spare >= 0:  # three words or more
+            rarest = sorted(ranks)[: spare + 2]
+            ranks_of[title] = ranks, rarest
+            titles_of[ranks].append(title)
+            titles_by_rarest[rarest[0], rarest[1]].append(title)
+    content_of = _Content()
+    for large, (ranks, rarest) in ranks_of.items():
+        spare = len(rarest) - 2
+        by_rarest = list(filter(None, map(titles_by_rarest.get, itertools.combinations(rarest, 2))))
+        found = sum(map(len, by_rarest))
+        if found == 1:  # `large` alone, under its own two rarest words
+            continue
+        optional = ranks.difference(numbers)
+        candidates: Iterable[Title]
+        if found <= _subset_count(len(optional), spare):
+            candidates = itertools.chain.from_iterable(by_rarest)
+        else:
+            candidates = (
+                small
+                for k in range(spare + 1)
+                for left_out in itertools.combinations(optional, k)
+                for small in titles_of.get(ranks.difference(left_out), ())
+            )
+        for small in candidates:
+            if (
+                small != large
+                and ranks_of[small][0] <= ranks
+                and similar_long(small, content_of[small], large, content_of[large], threshold)
+            ):
+                yield small, large
+
+
+def _pairs_with(new: Iterable[Title], titles: Iterable[Title], threshold: float) -> Iterator[Pair]:
+    """Each pair of `titles` (see `TitlePairs`) that involves one of `new`, which
+    are among them; a pair of two new titles may come twice.
+
+    A new title is looked up by its spare + 3 rarest content words (see
+    `_spare_words`; rarest among all `titles`, so that they find the fewest
+    titles, though any of its words would find every pair):
+    - as `large`: `small` lacks at most spare of its words, so it holds three of
+      those: look at the titles holding each three of them;
+    - as `small`: `large` holds all its words: look at the titles holding all of
+      those.
+    A lookup intersects (spare + 2 choose 2) pairs and (spare + 3 choose 3) triples
+    of the sets of titles holding one of those words: polynomial in the title's
+    length, however long, where enumerating subsets (as `_all_pairs` may) is
+    not. Indexing every title by its words takes a few list appends a title,
+    less than the per-title work of `_all_pairs`.
+    """
+    titles = list(titles)
+    holding: dict[str, list[int]] = defaultdict(list)
+    for number, title in enumerate(titles):
+        for word in title:
+            holding[word].append(number)
+    holding_sets = _NumberSets(holding)
+    content = _Content()
+    for title in new:
+        words = content[title]
+        spare = _spare_words(len(words), threshold)
+        if spare < 0:  # no similar title: fewer than three content words
+            continue
+        rarest = sorted(words, key=lambda word: (len(holding[word]), word))[: spare + 3]
+        sets = sorted(map(holding_sets.__getitem__, rarest), key=len)
+        # Intersecting two of these sets costs most: each such intersection once.
+        indices = range(len(sets))
+        both = {(i, j): sets[i] & sets[j] for i, j in itertools.combinations(indices[:-1], 2)}
+        for number in both[0, 1].intersection(*sets[2:]):
+            if _similar(title, titles[number], content, threshold):
+                yield title, titles[number]
+        holding_three = set[int]().union(
+            *(both[i, j] & sets[k] for i, j in both for k in indices[j + 1 :])
+        )
+        made_of = set(title) | STOPWORDS  # a quick first test for a `small`
+        for number in holding_three:
+            if made_of.issuperset(titles[number]) and _similar(
+                titles[number], title, content, threshold
+            ):
+                yield titles[number], title
+
+
+class _NumberSets(dict[str, set[int]]):
+    """`holding[word]` as a set, for each word looked up, remembered."""
+
+    def __init__(self, holding: Mapping[str, list[int]]) -> None:
+        super().__init__()
+        self.holding = holding
+
+    def __missing__(self, word: str) -> set[int]:
+        self[word] = numbers = set(self.holding[word])
+        return numbers
+
+
+def _similar(small: Title, large: Title, content: _Content, threshold: float) -> bool:
+    """Whether (small, large) is a pair (see `TitlePairs`)."""
+    small_words, large_words = content[small], content[large]
+    return (
+        small != large
+        and len(small_words) >= 3
+        and small_words <= large_words
+        and similar_long(small, small_words, large, large_words, threshold)
+    )
+
+
+class _Content(dict[Title, frozenset[str]]):
+    """The content words of each title looked up, remembered."""
+
+    def __missing__(self, title: Title) -> frozenset[str]:
+        self[title] = words = content_words(title)
+        return words
+
+
+@functools.cache
+def _subset_count(size: int, most: int) -> int:
+    """How many subsets a set of `size` members has that leave out at most `most`."""
+    return sum(math.comb(size, k) for k in range(most + 1))
+
+
+@functools.cache
+def _spare_words(size: int, threshold: float) -> int:
+    """The most content words a title of `size` content words may have beyond
+    those of a `similar_titles` one of three or more; -1 if it has none similar."""
+    return max(
+        (spare for spare in range(size - 2) if not ((size - spare) / size < threshold)),
+        default=-1,
+    )
