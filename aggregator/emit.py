@@ -11,6 +11,8 @@ What feedgen cannot say is added to its lxml tree by a feedgen extension while i
 builds the document: the `xml-stylesheet` instruction, the RSS `rel=hub` link
 (feedgen drops it) and the `rel`/`type` of Atom entry links (feedgen 1.0 drops
 them, lkiesow/python-feedgen#135).
+
+A feed's Atom and RSS come from one generator, filled once (see `_Feed`).
 """
 
 from __future__ import annotations
@@ -34,43 +36,84 @@ _EXTENSION = "publishing"
 
 
 def render_atom(spec: FeedSpec, entries: Entries | None = None) -> bytes:
-    """The feed as Atom (RFC 4287); `entries` may hold its stories' entries already."""
+    """The feed as Atom (RFC 4287); `entries` may hold its stories' entries already,
+    and the feed's generator when its RSS was rendered just before."""
     entries = Entries() if entries is None else entries
-    feed = _generator(spec)
-    feed.link(href=spec.self_url("atom"), rel="self", type="application/atom+xml")
-    if spec.hub_url:
-        feed.link(href=spec.hub_url, rel="hub")
-    feed.link(href=spec.site_url, rel="alternate", type="text/html")
-    for story in spec.stories:
-        parts = entries[story]
-        entry = _entry(feed, story, parts, spec)
-        entry.summary(story.lead.excerpt or story.lead.title, type="text")
-        entry.content(parts.content_html, type="html")
-        if story.lead.provider is not None:
-            entry.author(name=story.lead.provider.name)
-    return bytes(feed.atom_str(pretty=True))
+    return entries.shared(spec, _Feed).atom()
 
 
 def render_rss(spec: FeedSpec, entries: Entries | None = None) -> bytes:
     """The feed as RSS 2.0, following the RSS Board's best practices; `entries` as
     for `render_atom`."""
     entries = Entries() if entries is None else entries
-    feed = _generator(spec)
-    feed.load_extension("dc", atom=False, rss=True)
-    # feedgen makes the last link added the channel <link>: self first, site last.
-    feed.link(href=spec.self_url("rss"), rel="self", type="application/rss+xml")
-    feed.link(href=spec.site_url, rel="alternate")
-    feed.lastBuildDate(spec.updated)
-    for story in spec.stories:
-        parts = entries[story]
-        entry = _entry(feed, story, parts, spec)
-        # RSS readers render <description> as HTML: escape so text stays text.
-        entry.description(html.escape(story.lead.excerpt or story.lead.title, quote=False))
-        entry.content(parts.content_html, type="CDATA")
+    return entries.shared(spec, _Feed).rss()
+
+
+class _Feed:
+    """One feed's feedgen generator, filled once for both Atom and RSS.
+
+    feedgen keeps the fields of both formats in one generator and in each of its
+    entries, so the feed and its entries are set up once rather than once per
+    format. The formats differ only in the feed's links and in each entry's
+    content type and RSS description, and feedgen sets both formats' content at
+    once: `atom` and `rss` each set all of theirs before they serialise, so either
+    may come first, or again, with the same bytes.
+    """
+
+    def __init__(self, spec: FeedSpec, entries: Entries) -> None:
+        self._spec = spec
+        self._feed = _generator(spec)
+        # Each entry, with its HTML content and its RSS description.
+        self._items = [self._add(story, entries[story]) for story in spec.stories]
+
+    def atom(self) -> bytes:
+        spec = self._spec
+        links = [{"href": spec.self_url("atom"), "rel": "self", "type": "application/atom+xml"}]
+        if spec.hub_url:
+            links.append({"href": spec.hub_url, "rel": "hub"})
+        links.append({"href": spec.site_url, "rel": "alternate", "type": "text/html"})
+        self._feed.link(links, replace=True)
+        for entry, content, _ in self._items:
+            entry.content(content, type="html")
+        return bytes(self._feed.atom_str(pretty=True))
+
+    def rss(self) -> bytes:
+        spec = self._spec
+        # feedgen makes the last link the channel <link>: self first, site last.
+        site = {"href": spec.site_url, "rel": "alternate"}
+        self_link = {"href": spec.self_url("rss"), "rel": "self", "type": "application/rss+xml"}
+        self._feed.link([self_link, site], replace=True)
+        for entry, content, description in self._items:
+            entry.description(description)  # (also replaces the Atom content)
+            entry.content(content, type="CDATA")
+        return bytes(self._feed.rss_str(pretty=True))
+
+    def _add(self, story: Story, parts: Entry) -> tuple[Any, str, str]:
+        """A new entry for `story`, with all but what `atom` and `rss` set."""
+        lead = story.lead
+        entry = self._feed.add_entry(order="append")
+        entry.id(story.id)
         entry.guid(story.id, permalink=False)
-        if story.lead.provider is not None:
-            entry.dc.dc_creator(story.lead.provider.name)
-    return bytes(feed.rss_str(pretty=True))
+        entry.title(lead.title)
+        entry.link(href=parts.link, rel="alternate")
+        entry.published(story.published)
+        entry.updated(story.updated)
+        tags = story_tags(story, self._spec.topic_names)
+        if tags:  # in one call: feedgen redoes the RSS categories on each
+            entry.category([{"term": name, "label": name} for name in tags])
+        image = parts.image
+        if image is not None:
+            thumbnail = {"url": image.url, "group": None}
+            if image.width and image.height:
+                thumbnail |= {"width": str(image.width), "height": str(image.height)}
+            entry.media.thumbnail(thumbnail)
+        summary = lead.excerpt or lead.title
+        entry.summary(summary, type="text")  # Atom; RSS shows the description
+        if lead.provider is not None:
+            entry.author(name=lead.provider.name)  # Atom; RSS shows only e-mail authors
+            entry.dc.dc_creator(lead.provider.name)  # RSS
+        # RSS readers render <description> as HTML: escape so text stays text.
+        return entry, parts.content_html, html.escape(summary, quote=False)
 
 
 def _generator(spec: FeedSpec) -> FeedGenerator:
@@ -80,33 +123,15 @@ def _generator(spec: FeedSpec) -> FeedGenerator:
     additions.stylesheet_url = spec.stylesheet_url
     additions.hub_url = spec.hub_url
     feed.load_extension("media", atom=True, rss=True)
+    feed.load_extension("dc", atom=False, rss=True)
     feed.id(spec.id)
     feed.title(spec.title)
     feed.subtitle(spec.subtitle)  # also the RSS channel description, which RSS requires
     feed.language(spec.language)
     feed.author(name=spec.author)
     feed.generator(GENERATOR, version=__version__, uri=GENERATOR_URI)
-    feed.updated(spec.updated)
+    feed.updated(spec.updated)  # also the RSS lastBuildDate
     return feed
-
-
-def _entry(feed: FeedGenerator, story: Story, parts: Entry, spec: FeedSpec) -> Any:
-    lead = story.lead
-    entry = feed.add_entry(order="append")
-    entry.id(story.id)
-    entry.title(lead.title)
-    entry.link(href=parts.link, rel="alternate")
-    entry.published(story.published)
-    entry.updated(story.updated)
-    for name in story_tags(story, spec.topic_names):
-        entry.category(term=name, label=name)
-    image = parts.image
-    if image is not None:
-        thumbnail = {"url": image.url, "group": None}
-        if image.width and image.height:
-            thumbnail |= {"width": str(image.width), "height": str(image.height)}
-        entry.media.thumbnail(thumbnail)
-    return entry
 
 
 class _FeedAdditions(BaseExtension):  # type: ignore[misc]

@@ -4,21 +4,25 @@ Every renderer (Atom and RSS in `emit`, JSON Feed in `jsonfeed`, the index pages
 `pages`) reads the same `FeedSpec`, so the formats never disagree about a feed.
 A story appears in several feeds and each feed in several formats: the parts of
 its entry that depend on the story alone (its `Entry`) are derived once per
-rendering pass, through `Entries`. Pure: no I/O.
+rendering pass, through `Entries`, which also keeps what the formats of one feed
+share. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar, cast
 
 from aggregator.model import Image, Story
 from aggregator.urls import clean_url
 
 #: The `updated` time of an empty feed that has no earlier time to keep.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,8 @@ class Entry:
 
 
 class Entries:
-    """Each story's `Entry`, derived the first time it is asked for.
+    """Each story's `Entry`, derived the first time it is asked for; and what the
+    formats of the feed rendered last share (`shared`).
 
     Owned by one rendering pass (the feeds and formats a build renders, or a
     part of them) and dropped with it, so nothing outlives a build. Stories are
@@ -90,12 +95,26 @@ class Entries:
     def __init__(self) -> None:
         # id(story) -> (story, entry); holding the story keeps its id from being reused.
         self._made: dict[int, tuple[Story, Entry]] = {}
+        self._shared: tuple[FeedSpec, object, object] | None = None
 
     def __getitem__(self, story: Story) -> Entry:
         made = self._made.get(id(story))
         if made is None:
             made = self._made[id(story)] = (story, Entry.of(story))
         return made[1]
+
+    def shared(self, spec: FeedSpec, make: Callable[[FeedSpec, Entries], _T]) -> _T:
+        """`make(spec, self)`, made again only when asked for another feed or maker.
+
+        For what several formats of one feed can share (`emit` renders Atom and
+        RSS from one generator). A pass renders each feed's formats one after
+        the other (see `rendering`), so only the latest feed's is kept: memory
+        for one feed, not for all. Asked for out of turn, it is made again: the
+        same result, with the work done twice.
+        """
+        if self._shared is None or self._shared[0] is not spec or self._shared[1] is not make:
+            self._shared = (spec, make, make(spec, self))
+        return cast(_T, self._shared[2])
 
 
 def story_image(story: Story) -> Image | None:

@@ -4,7 +4,8 @@ all cores when there is enough to render.
 A story is in the "all" feed and in its topics' feeds, and every feed is written
 in each format; one `Entries` serves a whole pass, so what an entry shows of a
 story alone (`feedspec.Entry`) is derived once per story, not once per feed and
-format. The bytes are those each renderer gives for its feed on its own.
+format, and a feed's formats, rendered one after the other, share what they can
+(`Entries.shared`). The bytes are those each renderer gives for its feed on its own.
 
 With several cores, copies of this process made by `fork` render parts of the
 files: a copy shares the feeds already in memory, so nothing is sent to it, and
@@ -36,7 +37,7 @@ Renderer = Callable[[FeedSpec, Entries], bytes]
 Rendering = tuple[Renderer, FeedSpec]
 
 #: Entries a process must have to render to be worth a copy of this one (a copy
-#: costs a few milliseconds; an entry about 0.1 ms in each format).
+#: costs a few milliseconds; an entry about 0.05 ms in each format).
 ENTRIES_PER_PROCESS = 2000
 
 
@@ -87,7 +88,7 @@ def _process_count(renderings: Sequence[Rendering], jobs: int) -> int:
 
 def _parts(renderings: Sequence[Rendering], count: int) -> list[list[int]]:
     """The indices of `renderings` in `count` parts of about equal entries, each
-    feed (all its formats) in one part, each part in order."""
+    feed (all its formats, which share work) in one part, each part in order."""
     if count == 1:
         return [list(range(len(renderings)))]
     by_feed: dict[int, list[int]] = {}

@@ -85,6 +85,9 @@ def clean_url(url: str) -> str:
     always leads to the same page as `url`. A query without tracking parameters is
     kept byte for byte.
     """
+    if url.startswith(("http://", "https://")) and _PLAIN_URL.fullmatch(url):
+        # Most links: nothing to remove, and urlunsplit(urlsplit(url)) would be `url`.
+        return url
     try:
         parts = urlsplit(url)
     except ValueError:

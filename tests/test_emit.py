@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from aggregator.emit import render_atom, render_rss
+from aggregator.feedspec import Entries
 from tests.conftest import WriteArticle
 from tests.feedcheck import ATOM, check_atom, check_json_feed, check_rss
 from tests.publishing import (
@@ -117,6 +118,14 @@ def test_stylesheet_instruction_comes_before_the_root(render: object) -> None:
     tree = etree.fromstring(data).getroottree()
     assert tree.getroot().getprevious().target == "xml-stylesheet"
     assert b"xml-stylesheet" not in render(spec())  # type: ignore[operator]
+
+
+def test_atom_and_rss_of_one_generator_in_any_order_are_the_bytes_of_each_alone() -> None:
+    feed = spec(hub_url="https://hub.example/websub", stylesheet_url="/feed.xsl")
+    alone = {render: render(feed) for render in (render_atom, render_rss)}
+    entries = Entries()  # one generator for the feed, whichever format asks first
+    for render in (render_rss, render_atom, render_atom, render_rss, render_atom):
+        assert render(feed, entries) == alone[render]
 
 
 def test_empty_feed_is_valid_and_keeps_its_updated_time() -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import pickle
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,27 @@ def test_entries_derive_each_story_once_by_identity() -> None:
     twin = dataclasses.replace(story)  # equal, another object: derived on its own
     assert entries[twin] == entries[story]
     assert entries[twin] is not entries[story]
+
+
+def test_entries_share_what_one_feed_made_while_it_is_asked_for_in_a_row() -> None:
+    made: list[tuple[FeedSpec, str]] = []
+
+    def maker(name: str) -> Callable[[FeedSpec, Entries], object]:
+        def make(feed: FeedSpec, entries: Entries) -> object:
+            made.append((feed, name))
+            return object()
+
+        return make
+
+    first, second = feeds()[:2]
+    one, other = maker("one"), maker("other")
+    entries = Entries()
+    shared = entries.shared(first, one)
+    assert entries.shared(first, one) is shared
+    entries.shared(second, one)
+    entries.shared(second, other)
+    assert entries.shared(first, one) is not shared
+    assert made == [(first, "one"), (second, "one"), (second, "other"), (first, "one")]
 
 
 @pytest.fixture

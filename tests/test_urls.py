@@ -275,7 +275,7 @@ def test_amp_viewer_parameters_on_a_cache_url_are_ignored(viewer_query: str) -> 
     assert canonical_url(cached) == canonical_url(PAGE)
 
 
-# canonical_url reads links of the common shape without urlsplit: same results. ----
+# canonical_url and clean_url read links of the common shape without urlsplit: same results.
 
 PLAIN_SHAPED = st.builds(
     "{}://{}{}".format,
@@ -293,3 +293,4 @@ PLAIN_SHAPED = st.builds(
 def test_the_fast_reading_of_plain_links_agrees_with_urlsplit(url: str) -> None:
     # A "#" sends the same link through urlsplit, and an empty fragment changes nothing.
     assert canonical_url(url) == canonical_url(url + "#")
+    assert clean_url(url) == clean_url(url + "#")
