@@ -7,27 +7,20 @@ story alone (`feedspec.Entry`) is derived once per story, not once per feed and
 format, and a feed's formats, rendered one after the other, share what they can
 (`Entries.shared`). The bytes are those each renderer gives for its feed on its own.
 
-With several cores, copies of this process made by `fork` render parts of the
+With several cores, copies of this process (see `forking`) render parts of the
 files: a copy shares the feeds already in memory, so nothing is sent to it, and
-it hands back only bytes, through a temporary file. Each part is whole feeds,
-parts are balanced by entries. Used only where `fork` is (POSIX) and while this
-process runs no other thread (a copy would inherit locks held by threads that do
-not exist in it). A copy that fails has its part rendered here instead, so a
-failure surfaces as it would without copies. The bytes are the same either way.
+it hands back only bytes. Each part is whole feeds, parts are balanced by
+entries. A copy that fails has its part rendered here instead, so a failure
+surfaces as it would without copies. The bytes are the same either way.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import heapq
-import os
-import pickle
-import signal
-import tempfile
-import threading
 from collections.abc import Callable, Sequence
-from typing import IO
 
+from aggregator import forking
 from aggregator.feedspec import Entries, FeedSpec
 from aggregator.parallel import available_cores
 
@@ -47,30 +40,14 @@ def render_all(renderings: Sequence[Rendering], *, jobs: int = 1) -> list[bytes]
     if len(parts) == 1:
         return _render(renderings)
     rendered: list[bytes | None] = [None] * len(renderings)
-    running: set[int] = set()
-    with contextlib.ExitStack() as stack:
-        stack.callback(_stop, running)  # copies left when this process fails
-        copies = []
-        for part in parts[1:]:
-            output = stack.enter_context(tempfile.TemporaryFile())
-            copies.append((part, output, _start_copy(renderings, part, output)))
-            running.add(copies[-1][2])
-        for index, data in zip(parts[0], _render([renderings[i] for i in parts[0]]), strict=True):
+    with forking.copies() as copies:
+        works = [functools.partial(_render, [renderings[i] for i in part]) for part in parts]
+        others = [copies.start(work) for work in works[1:]]
+        results = [works[0](), *(pending.result() for pending in others)]
+    for part, done in zip(parts, results, strict=True):
+        for index, data in zip(part, done, strict=True):
             rendered[index] = data
-        for part, output, pid in copies:
-            running.discard(pid)
-            done = _collect_copy(pid, output, renderings, part)
-            for index, data in zip(part, done, strict=True):
-                rendered[index] = data
     return [data for data in rendered if data is not None]
-
-
-def _stop(pids: set[int]) -> None:
-    """End and reap copies whose work is no longer wanted. (Not yet reaped, so
-    their pids cannot belong to any other process.)"""
-    for pid in pids:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
 
 
 def _render(renderings: Sequence[Rendering]) -> list[bytes]:
@@ -79,7 +56,7 @@ def _render(renderings: Sequence[Rendering]) -> list[bytes]:
 
 
 def _process_count(renderings: Sequence[Rendering], jobs: int) -> int:
-    if not hasattr(os, "fork") or threading.active_count() > 1:
+    if not forking.can_fork():
         return 1
     wanted = jobs if jobs > 0 else available_cores()
     entries = sum(len(spec.stories) for _, spec in renderings)
@@ -103,33 +80,3 @@ def _parts(renderings: Sequence[Rendering], count: int) -> list[list[int]]:
         size = (len(renderings[indices[0]][1].stories) + 1) * len(indices)
         heapq.heappush(loads, (load + size, part))
     return [sorted(part) for part in parts if part]
-
-
-def _start_copy(renderings: Sequence[Rendering], part: list[int], output: IO[bytes]) -> int:
-    """Fork a copy that renders `part` into the file `output`; its pid."""
-    pid = os.fork()
-    if pid == 0:  # the copy: render, write, and leave without running any cleanup
-        status = 1
-        try:
-            pickle.dump(_render([renderings[i] for i in part]), output)
-            output.flush()
-            status = 0
-        finally:
-            os._exit(status)
-    return pid
-
-
-def _collect_copy(
-    pid: int, output: IO[bytes], renderings: Sequence[Rendering], part: list[int]
-) -> list[bytes]:
-    """What the copy `pid` rendered, or, if it failed, `part` rendered here."""
-    _, status = os.waitpid(pid, 0)
-    if status == 0:
-        output.seek(0)
-        try:
-            rendered: list[bytes] = pickle.load(output)  # written by our own copy
-        except (EOFError, pickle.UnpicklingError):
-            rendered = []
-        if len(rendered) == len(part):
-            return rendered
-    return _render([renderings[i] for i in part])
