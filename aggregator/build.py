@@ -34,9 +34,20 @@ class BuildOptions:
     progress: Callable[[int, int], None] | None = None  # fetching: (done, total)
 
 
-def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildReport:
+def run_build(
+    config: Config,
+    options: BuildOptions,
+    clock: datetime,
+    *,
+    retain: list[object] | None = None,
+) -> BuildReport:
     """Build under the lock, unless the inputs are those of the last build; report
     what happened (see `pipeline.write_feeds`).
+
+    With `retain`, the build's articles, stories and feeds are appended to it
+    rather than freed when the build ends: a process that exits right after
+    (the command line) is spared freeing them one object at a time, half a
+    second for 100,000 articles.
 
     After the lock is released, a configured WebSub hub hears of the feeds whose
     bytes changed; a failure there is logged as a warning and fails nothing.
@@ -57,7 +68,9 @@ def run_build(config: Config, options: BuildOptions, clock: datetime) -> BuildRe
             return reused
         from aggregator import pipeline  # only now: see the module docstring
 
-        report = pipeline.write_feeds(config, options, clock, found, fingerprint, previous)
+        report = pipeline.write_feeds(
+            config, options, clock, found, fingerprint, previous, retain=retain
+        )
     # Outside the lock: a slow hub must not hold up the next build.
     pipeline.announce(config, report)
     report.seconds = time.perf_counter() - started

@@ -419,10 +419,12 @@ def write_feeds(
     found: FoundFiles,
     fingerprint: str | None,
     previous: Mapping[str, Any],
+    *,
+    retain: list[object] | None = None,
 ) -> BuildReport:
     """Read, plan, fetch if asked, and write; report what happened. Call under the
-    build lock (see `build.run_build`), with the files `found`, the inputs'
-    `fingerprint` and the previous build's record.
+    build lock (see `build.run_build`, also for `retain`), with the files `found`,
+    the inputs' `fingerprint` and the previous build's record.
 
     With `options.strict` and any rejected file, nothing is fetched or written. Story
     ids are kept in `config.state_dir` from one written build to the next.
@@ -473,6 +475,8 @@ def write_feeds(
     write_record(
         config.state_dir, LAST_BUILD, build_record(report, fingerprint, files, valid_until)
     )
+    if retain is not None:
+        retain.append((collection, grouping, canonical, ranking, publication, planned))
     return report
 
 

@@ -273,3 +273,18 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
 
 def feed_bytes(output: Path) -> dict[str, bytes]:
     return {str(p.relative_to(output)): p.read_bytes() for p in sorted(output.rglob("*.*"))}
+
+
+@pytest.mark.usefixtures("sample")
+def test_a_build_hands_what_it_made_to_retain_when_asked(config: Config) -> None:
+    """The command line exits without freeing the build's objects one by one:
+    run_build hands them over instead of dropping them."""
+    kept: list[object] = []
+    report = run_build(config, BuildOptions(), clock=NOW, retain=kept)
+    assert len(kept) == 1
+    collection = kept[0][0]  # type: ignore[index]
+    assert {Path(a.source).name for a in collection.articles} >= {"a.txt", "b.txt"}
+    assert report.feeds
+    again: list[object] = []
+    run_build(config, BuildOptions(), clock=NOW, retain=again)
+    assert again == []  # nothing changed: nothing was made
