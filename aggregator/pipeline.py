@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from aggregator import forking
@@ -69,8 +69,6 @@ from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 #: How far past the build's clock a publication date may lie before it is refused.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -435,43 +433,34 @@ def write_feeds(
     case the previous output is left intact.
     """
     with forking.copies() as copies:
-        collection, inputs, grouping = _collect_and_group(config, found, clock, copies)
+        collection, pending = _collect_and_group(config, found, clock, copies)
         published = published_feeds(config.output)
-        pending_ids = None
-        if not config.fetch.enabled:  # the stories merged are those published
-            work = functools.partial(_ids_record, inputs, grouping.result())
-            pending_ids = _elsewhere(copies, config, len(inputs), work)
-        canonical = CanonicalUrls()  # for merging, and for ids made here
+        canonical = CanonicalUrls()  # for merging, and for ids made here (see `_group`)
+        grouping, ids_record = pending.result()
         ranking = rank_all(
-            collection.articles,
-            config,
-            options.now,
-            canonical=canonical,
-            grouping=grouping.result(),
+            collection.articles, config, options.now, canonical=canonical, grouping=grouping
         )
-        report = BuildReport(
-            files=collection.files,
-            rejected=list(collection.rejected),
-            drafts=ranking.drafts,
-            articles=len(ranking.stories),
-            duplicates=ranking.duplicates,
-            topics=len(ranking.topic_names),
-        )
-        if options.strict and collection.rejected:
-            return report
-        if config.fetch.enabled:
-            ranking = _freshen(ranking, config, options.progress, report)
-        publication = select(ranking, config, published)
-        report.articles = len(publication.stories)
-        if not options.force:
-            check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
-        # Ids first: should writing the feeds fail, the next build still gives
-        # these stories the ids their readers may already have seen.
-        if pending_ids is None:  # fetching may have changed the stories' links
-            record = story_ids_record(story_id_map(ranking.stories, canonical))
-        else:
-            record = pending_ids.result()
-        save_story_ids(config.state_dir, record)
+    report = BuildReport(
+        files=collection.files,
+        rejected=list(collection.rejected),
+        drafts=ranking.drafts,
+        articles=len(ranking.stories),
+        duplicates=ranking.duplicates,
+        topics=len(ranking.topic_names),
+    )
+    if options.strict and collection.rejected:
+        return report
+    if config.fetch.enabled:
+        ranking = _freshen(ranking, config, options.progress, report)
+    publication = select(ranking, config, published)
+    report.articles = len(publication.stories)
+    if not options.force:
+        check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
+    # Ids first: should writing the feeds fail, the next build still gives
+    # these stories the ids their readers may already have seen.
+    if ids_record is None:  # the stories changed since grouping: see `_group`
+        ids_record = story_ids_record(story_id_map(ranking.stories, canonical))
+    save_story_ids(config.state_dir, ids_record)
     planned = output_plan(publication, config, collection.digests)
     written = previous.get("files")
     results, files = write_changed(
@@ -491,39 +480,33 @@ def write_feeds(
     return report
 
 
-#: How many articles make grouping them (or recording their ids) worth a copy of
-#: this process.
+#: How many articles make grouping them worth a copy of this process.
 GROUP_ELSEWHERE_FROM = 5000
 
 
 def _collect_and_group(
     config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
-) -> tuple[Collection, list[MergeInput], forking.Pending[Grouping]]:
-    """`collect` with the cache, the merge inputs of the articles merged, and
-    `_group` of them.
+) -> tuple[Collection, forking.Pending[tuple[Grouping, bytes | None]]]:
+    """`collect` with the cache, and `_group` of the articles.
 
     Grouping needs only a little of each article, read from the parse results
-    without unpacking them: with many articles, a copy of this process groups
-    them while this one unpacks them.
+    without unpacking them: with many articles and more than one job, a copy of
+    this process groups them while this one unpacks them.
     """
     parsed = read_articles(config, found, cache=True)
     inputs = merge_inputs(found.names, parsed, clock, config.drafts)
-    grouping = _elsewhere(copies, config, len(inputs), functools.partial(_group, inputs, config))
-    return assemble(found, parsed, clock), inputs, grouping
+    work = functools.partial(_group, inputs, config)
+    if config.jobs != 1 and len(inputs) >= GROUP_ELSEWHERE_FROM:
+        grouping = copies.start(work)
+    else:
+        grouping = forking.later(work)
+    return assemble(found, parsed, clock), grouping
 
 
-def _elsewhere(
-    copies: forking.Copies, config: Config, articles: int, work: Callable[[], T]
-) -> forking.Pending[T]:
-    """`work` started in a copy of this process when there are enough articles
-    and more than one job, else to be done here when its result is asked for."""
-    if config.jobs != 1 and articles >= GROUP_ELSEWHERE_FROM:
-        return copies.start(work)
-    return forking.later(work)
-
-
-def _group(inputs: Sequence[MergeInput], config: Config) -> Grouping:
-    """`merge.group_articles` of `inputs`, with the ids the previous build kept.
+def _group(inputs: Sequence[MergeInput], config: Config) -> tuple[Grouping, bytes | None]:
+    """`merge.group_articles` of `inputs`, with the ids the previous build kept,
+    and the record of the new ids (`state.story_ids_record`), unless fetching
+    pages may yet change the stories (their links, or which of them are dead).
 
     The search for similar titles starts from the previous build's and is kept
     for the next (see `titlepairs`): only a cache, so it is kept here, in the
@@ -534,13 +517,8 @@ def _group(inputs: Sequence[MergeInput], config: Config) -> Grouping:
     known = load_story_ids(config.state_dir)
     grouping = group_articles(inputs, config.merge, known, title_pairs)
     save_title_pairs(config.state_dir, title_pairs.last)
-    return grouping
-
-
-def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping) -> bytes:
-    """`state.story_ids_record` of the stories `grouping` makes of `inputs`: made
-    beside merging and ranking, when no fetching can change the stories."""
-    return story_ids_record(grouping.id_map(inputs))
+    record = None if config.fetch.enabled else story_ids_record(grouping.id_map(inputs))
+    return grouping, record
 
 
 def _freshen(
