@@ -88,7 +88,6 @@ def merge_stories(
     known: Mapping[str, str] | None = None,
     *,
     canonical: CanonicalUrls | None = None,
-    titles: TitleTokens | None = None,
     title_pairs: TitlePairSearch | None = None,
     grouping: Grouping | None = None,
 ) -> list[Story]:
@@ -105,17 +104,16 @@ def merge_stories(
     of its earliest copy, so a first build and a build from the same files with
     their own `known` ids give the same stories.
 
-    `canonical` and `titles`, if given, remember the canonical URLs and title
-    tokens computed, and may be given some already (see `CanonicalUrls`,
-    `TitleTokens`); `title_pairs` likewise remembers which titles are similar
-    (see `TitlePairSearch`). They change nothing in the result. So for
+    `canonical`, if given, remembers the canonical URLs computed, and may be
+    given some already (see `CanonicalUrls`); `title_pairs` likewise remembers
+    which titles are similar (see `TitlePairSearch`). They change nothing in the result. So for
     `grouping`: when given, it must be `group_articles` of these articles'
     `merge_input`s, in this order, with these `merge` settings and `known` ids,
     and it spares the work.
     """
     given = list(articles)
     to_canonical = canonical_url if canonical is None else canonical.__getitem__
-    to_tokens = (TitleTokens() if titles is None else titles).__getitem__
+    to_tokens = _TitleTokens().__getitem__
     with _cyclic_gc_paused():
         if grouping is None:
             inputs = [merge_input(a, to_canonical, to_tokens) for a in given]
@@ -422,10 +420,9 @@ def _story(
     )
 
 
-class TitleTokens(dict[str, tuple[str, ...]]):
+class _TitleTokens(dict[str, tuple[str, ...]]):
     """The `title_tokens` of each title, remembered: copies of a story often share
-    their title. Given to `merge_stories` already filled (from the parse cache,
-    see `compact.derive`), it spares merging the work."""
+    their title."""
 
     def __missing__(self, title: str) -> tuple[str, ...]:
         self[title] = tokens = title_tokens(title)

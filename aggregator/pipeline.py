@@ -44,7 +44,6 @@ from aggregator.merge import (
     CanonicalUrls,
     Grouping,
     MergeInput,
-    TitleTokens,
     group_articles,
     merge_stories,
     story_id_map,
@@ -220,16 +219,15 @@ def rank_all(
     articles: Sequence[Article],
     config: Config,
     now: datetime | None,
-    known_ids: Mapping[str, str] | None = None,
+    *,
     canonical: CanonicalUrls | None = None,
-    titles: TitleTokens | None = None,
     grouping: Grouping | None = None,
 ) -> Ranking:
     """Merge copies into stories and rank them. Pure.
 
-    `known_ids` are the story ids of the previous build; `canonical` and `titles`
-    remember canonical URLs and title tokens, and `grouping`, if given, is
-    `group_articles` of the articles merged, with `known_ids` (see `merge_stories`).
+    `canonical` remembers canonical URLs; `grouping`, if given, is
+    `group_articles` of the articles merged (see `merge_stories`), with the ids
+    the previous build kept.
     """
     drafts = sum(1 for a in articles if a.draft)
     included = [a for a in articles if config.drafts or not a.draft]
@@ -242,9 +240,7 @@ def rank_all(
             config.merge,
             config.rank,
             reference,
-            known_ids,
             canonical=canonical,
-            titles=titles,
             grouping=grouping,
         )
         stories = rank_stories(merged, reference, config.rank)
