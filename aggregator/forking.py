@@ -1,7 +1,9 @@
 """Work done by a copy of this process, made with `fork`, while this one goes on.
 
 A copy shares everything already in memory, so nothing is sent to it; it hands
-back only its result, pickled into a temporary file. Copies are made only where
+back only its results, each pickled into a temporary file as soon as it is
+made (a copy may make two, the second from the first: `Copies.start_then`),
+and says so on a pipe. Copies are made only where
 `fork` exists (POSIX) and while this process runs no other thread: a copy would
 inherit locks held by threads that do not exist in it. A copy that fails has its
 work done here instead, when its result is asked for, so a failure surfaces as it
@@ -18,10 +20,11 @@ import pickle
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from typing import IO, Generic, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Generic, TypeVar, cast
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def can_fork() -> bool:
@@ -29,47 +32,91 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-class Pending(Generic[T]):
-    """The result of `work`, being computed by a copy (or here, on request)."""
+class _Copy:
+    """A running copy: it writes each of its results to a file of its own, in
+    order, and says so on a pipe (one byte each), then exits."""
 
-    def __init__(self, work: Callable[[], T], pid: int | None, output: IO[bytes] | None) -> None:
-        self._work = work
-        self._pid = pid
-        self._output = output
+    def __init__(self, pid: int, ready: int, outputs: Sequence[IO[bytes]]) -> None:
+        self.pid: int | None = pid
+        self._ready = ready
+        self._outputs = outputs
+        self._told = 0  # results the copy said it wrote
+        self._ended = False  # the pipe closed: the copy said all it will
 
-    @property
-    def running(self) -> bool:
-        """True while a copy is at work and not yet reaped."""
-        return self._pid is not None
-
-    def result(self) -> T:
-        """Wait for the copy and return what it computed; compute it here when
-        there is no copy or the copy failed."""
-        if self._pid is None or self._output is None:
-            return self._work()
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = None
-        if status == 0:
-            self._output.seek(0)
-            try:
-                value: T = pickle.load(self._output)  # written by our own copy
-                return value
-            except (EOFError, pickle.UnpicklingError):
-                pass
-        return self._work()
+    def receive(self, index: int) -> tuple[bool, object]:
+        """(True, the result numbered `index`) once the copy wrote it; (False,
+        None) if it ended (or failed) before."""
+        while self._told <= index and not self._ended:
+            if os.read(self._ready, 1):
+                self._told += 1
+            else:
+                self._ended = True
+        if self._told == len(self._outputs) or self._ended:
+            self._reap()
+        if self._told <= index:
+            return False, None
+        output = self._outputs[index]
+        output.seek(0)
+        try:
+            return True, pickle.load(output)  # written by our own copy
+        except (EOFError, pickle.UnpicklingError):
+            return False, None
 
     def stop(self) -> None:
         """End and reap the copy, if it still runs. (Not yet reaped, so its pid
         cannot belong to any other process.)"""
-        if self._pid is not None:
-            os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
-            self._pid = None
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            self._reap()
+
+    def _reap(self) -> None:
+        if self.pid is not None:
+            os.waitpid(self.pid, 0)
+            os.close(self._ready)
+            self.pid = None
+
+
+class Pending(Generic[T]):
+    """A result being computed by a copy, or to be computed here on request
+    (which is also what happens when the copy failed)."""
+
+    def __init__(self, work: Callable[[], T], copy: _Copy | None = None, index: int = 0) -> None:
+        self._work = work
+        self._copy = copy
+        self._index = index
+        self._value: tuple[T] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while a copy is at work and not yet reaped."""
+        return self._copy is not None and self._copy.pid is not None
+
+    def result(self) -> T:
+        """Wait for the copy's result and return it; compute it here when there
+        is no copy or the copy failed. Asked again, the same value."""
+        if self._value is None:
+            received, value = False, None
+            if self._copy is not None:
+                received, value = self._copy.receive(self._index)
+            self._value = (cast(T, value) if received else self._work(),)
+        return self._value[0]
 
 
 def later(work: Callable[[], T]) -> Pending[T]:
     """`work` to be done here, when its result is asked for."""
-    return Pending(work, None, None)
+    return Pending(work)
+
+
+def later_then(first: Callable[[], T], then: Callable[[T], U]) -> tuple[Pending[T], Pending[U]]:
+    """`first` and then `then` of its result, both done here when asked for."""
+    return _chained(first, then, None)
+
+
+def _chained(
+    first: Callable[[], T], then: Callable[[T], U], copy: _Copy | None
+) -> tuple[Pending[T], Pending[U]]:
+    earlier = Pending(first, copy, 0)
+    return earlier, Pending(lambda: then(earlier.result()), copy, 1)
 
 
 class Copies:
@@ -83,20 +130,42 @@ class Copies:
         copy may be made (see `can_fork`)."""
         if not can_fork():
             return later(work)
+        return Pending(work, self._fork([lambda _: work()]), 0)
+
+    def start_then(
+        self, first: Callable[[], T], then: Callable[[T], U]
+    ) -> tuple[Pending[T], Pending[U]]:
+        """`first`, and then `then` of its result, started in one copy of this
+        process: the result of `first` can be had while the copy works on
+        `then`. Both are done here when no copy may be made."""
+        if not can_fork():
+            return later_then(first, then)
+        copy = self._fork([lambda _: first(), lambda value: then(cast(T, value))])
+        return _chained(first, then, copy)
+
+    def _fork(self, steps: Sequence[Callable[[object], object]]) -> _Copy:
+        """A copy that runs `steps`, each on the result of the one before."""
         # Closed by the block's stack, which ruff cannot see through the attribute.
-        output = self._stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
+        outputs = [self._stack.enter_context(tempfile.TemporaryFile()) for _ in steps]  # noqa: SIM115
+        ready, told = os.pipe()
         pid = os.fork()
         if pid == 0:  # the copy: work, write, and leave without running any cleanup
             status = 1
             try:
-                pickle.dump(work(), output, pickle.HIGHEST_PROTOCOL)
-                output.flush()
+                os.close(ready)
+                value: object = None
+                for step, output in zip(steps, outputs, strict=True):
+                    value = step(value)
+                    pickle.dump(value, output, pickle.HIGHEST_PROTOCOL)
+                    output.flush()
+                    os.write(told, b"!")
                 status = 0
             finally:
                 os._exit(status)
-        pending = Pending(work, pid, output)
-        self._stack.callback(pending.stop)
-        return pending
+        os.close(told)
+        copy = _Copy(pid, ready, outputs)
+        self._stack.callback(copy.stop)
+        return copy
 
 
 @contextlib.contextmanager

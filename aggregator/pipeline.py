@@ -429,34 +429,39 @@ def write_feeds(
     case the previous output is left intact.
     """
     with forking.copies() as copies:
-        collection, pending = _collect_and_group(config, found, clock, copies)
+        collection, grouping, ids_record = _collect_and_group(config, found, clock, copies)
         published = published_feeds(config.output)
-        canonical = CanonicalUrls()  # for merging, and for ids made here (see `_group`)
-        grouping, ids_record = pending.result()
+        canonical = CanonicalUrls()  # for merging, and for ids made here
         ranking = rank_all(
-            collection.articles, config, options.now, canonical=canonical, grouping=grouping
+            collection.articles,
+            config,
+            options.now,
+            canonical=canonical,
+            grouping=grouping.result(),
         )
-    report = BuildReport(
-        files=collection.files,
-        rejected=list(collection.rejected),
-        drafts=ranking.drafts,
-        articles=len(ranking.stories),
-        duplicates=ranking.duplicates,
-        topics=len(ranking.topic_names),
-    )
-    if options.strict and collection.rejected:
-        return report
-    if config.fetch.enabled:
-        ranking = _freshen(ranking, config, options.progress, report)
-    publication = select(ranking, config, published)
-    report.articles = len(publication.stories)
-    if not options.force:
-        check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
-    # Ids first: should writing the feeds fail, the next build still gives
-    # these stories the ids their readers may already have seen.
-    if ids_record is None:  # the stories changed since grouping: see `_group`
-        ids_record = story_ids_record(story_id_map(ranking.stories, canonical))
-    save_story_ids(config.state_dir, ids_record)
+        report = BuildReport(
+            files=collection.files,
+            rejected=list(collection.rejected),
+            drafts=ranking.drafts,
+            articles=len(ranking.stories),
+            duplicates=ranking.duplicates,
+            topics=len(ranking.topic_names),
+        )
+        if options.strict and collection.rejected:
+            return report
+        if config.fetch.enabled:
+            ranking = _freshen(ranking, config, options.progress, report)
+        publication = select(ranking, config, published)
+        report.articles = len(publication.stories)
+        if not options.force:
+            check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
+        # Ids first: should writing the feeds fail, the next build still gives
+        # these stories the ids their readers may already have seen.
+        if ids_record is None:  # fetching may have changed the stories' links
+            record = story_ids_record(story_id_map(ranking.stories, canonical))
+        else:
+            record = ids_record.result()
+        save_story_ids(config.state_dir, record)
     planned = output_plan(publication, config, collection.digests)
     written = previous.get("files")
     results, files = write_changed(
@@ -482,27 +487,31 @@ GROUP_ELSEWHERE_FROM = 5000
 
 def _collect_and_group(
     config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
-) -> tuple[Collection, forking.Pending[tuple[Grouping, bytes | None]]]:
-    """`collect` with the cache, and `_group` of the articles.
+) -> tuple[Collection, forking.Pending[Grouping], forking.Pending[bytes] | None]:
+    """`collect` with the cache, `_group` of the articles merged and, unless
+    pages are fetched (which may change the stories' links, or drop dead ones),
+    the record of their ids (`state.story_ids_record`).
 
     Grouping needs only a little of each article, read from the parse results
     without unpacking them: with many articles and more than one job, a copy of
-    this process groups them while this one unpacks them.
+    this process groups them while this one unpacks them, hands the grouping
+    over, and then makes the record while this one makes the stories.
     """
     parsed = read_articles(config, found, cache=True)
     inputs = merge_inputs(found.names, parsed, clock, config.drafts)
-    work = functools.partial(_group, inputs, config)
-    if config.jobs != 1 and len(inputs) >= GROUP_ELSEWHERE_FROM:
-        grouping = copies.start(work)
-    else:
-        grouping = forking.later(work)
-    return assemble(found, parsed, clock), grouping
+    group = functools.partial(_group, inputs, config)
+    elsewhere = config.jobs != 1 and len(inputs) >= GROUP_ELSEWHERE_FROM
+    if config.fetch.enabled:
+        grouping = copies.start(group) if elsewhere else forking.later(group)
+        return assemble(found, parsed, clock), grouping, None
+    record = functools.partial(_ids_record, inputs)
+    start = copies.start_then if elsewhere else forking.later_then
+    grouping, ids_record = start(group, record)
+    return assemble(found, parsed, clock), grouping, ids_record
 
 
-def _group(inputs: Sequence[MergeInput], config: Config) -> tuple[Grouping, bytes | None]:
-    """`merge.group_articles` of `inputs`, with the ids the previous build kept,
-    and the record of the new ids (`state.story_ids_record`), unless fetching
-    pages may yet change the stories (their links, or which of them are dead).
+def _group(inputs: Sequence[MergeInput], config: Config) -> Grouping:
+    """`merge.group_articles` of `inputs`, with the ids the previous build kept.
 
     The search for similar titles starts from the previous build's and is kept
     for the next (see `titlepairs`): only a cache, so it is kept here, in the
@@ -513,8 +522,12 @@ def _group(inputs: Sequence[MergeInput], config: Config) -> tuple[Grouping, byte
     known = load_story_ids(config.state_dir)
     grouping = group_articles(inputs, config.merge, known, title_pairs)
     save_title_pairs(config.state_dir, title_pairs.last)
-    record = None if config.fetch.enabled else story_ids_record(grouping.id_map(inputs))
-    return grouping, record
+    return grouping
+
+
+def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping) -> bytes:
+    """`state.story_ids_record` of the stories `grouping` makes of `inputs`."""
+    return story_ids_record(grouping.id_map(inputs))
 
 
 def _freshen(

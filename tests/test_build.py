@@ -250,8 +250,11 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
     marks.mkdir()
     real = pipeline._group
 
+    grouped_here: list[int] = []  # appended to in this process only
+
     def marking(*args: Any) -> Any:
         (marks / str(os.getpid())).touch()
+        grouped_here.append(os.getpid())
         return real(*args)
 
     monkeypatch.setattr(pipeline, "_group", marking)
@@ -268,7 +271,8 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
         for kept in ("story-ids.json", "title-pairs.txt"):  # kept by the copy, or here
             assert (apart.state_dir / kept).read_bytes() == (alone.state_dir / kept).read_bytes()
     grouped_in = {int(mark.name) for mark in marks.iterdir()}
-    assert len(grouped_in) == 3 and os.getpid() in grouped_in  # twice in a copy, once here
+    assert len(grouped_in) == 3 and os.getpid() in grouped_in  # in two copies, and here
+    assert grouped_here == [os.getpid()] * 2  # once for each build in one process
 
 
 def feed_bytes(output: Path) -> dict[str, bytes]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -116,3 +118,68 @@ def test_later_work_is_done_here_when_asked_for() -> None:
     assert calls == [] and not pending.running
     assert pending.result() == 1
     assert calls == [os.getpid()]
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """A test that would wait forever fails after a minute instead."""
+
+    def expired(*args: object) -> None:
+        raise TimeoutError("the copy never answered")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(60)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.usefixtures("alone", "deadline")
+def test_the_first_result_comes_while_the_copy_works_on_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pids = counting_forks(monkeypatch)
+    go_on, gate = os.pipe()
+
+    def then(first: int) -> tuple[int, int]:
+        os.read(go_on, 1)  # until this process has had the first result
+        return os.getpid(), first * 2
+
+    try:
+        with forking.copies() as copies:
+            first, second = copies.start_then(lambda: 21, then)
+            assert first.result() == 21
+            assert second.running
+            os.write(gate, b"!")
+            pid, doubled = second.result()
+    finally:
+        os.close(go_on)
+        os.close(gate)
+    assert pids == [pid] and pid != os.getpid()
+    assert doubled == 42 and not second.running
+
+
+@pytest.mark.usefixtures("alone", "deadline")
+def test_a_copy_that_fails_on_the_next_result_has_it_made_here() -> None:
+    here = os.getpid()
+
+    def then(first: tuple[int, list[int]]) -> int:
+        if os.getpid() != here:
+            raise RuntimeError("broken copy")
+        return first[0]
+
+    with forking.copies() as copies:
+        first, second = copies.start_then(where, then)
+        assert second.result() == first.result()[0] != here  # the first, from the copy
+
+
+def test_chained_work_done_here_runs_when_asked_for() -> None:
+    calls: list[str] = []
+    first, second = forking.later_then(
+        lambda: calls.append("first") or 1, lambda one: calls.append("then") or one + 1
+    )
+    assert calls == []
+    assert second.result() == 2 and calls == ["first", "then"]
+    assert first.result() == 1 and calls == ["first", "then"]  # done once
