@@ -1,15 +1,14 @@
 """Work done by a copy of this process, made with `fork`, while this one goes on.
 
 A copy shares everything already in memory, so nothing is sent to it; it hands
-back only its results, each pickled into a temporary file as soon as it is
-made (a copy may make two, the second from the first: `Copies.start_then`),
-and says so on a pipe. Copies are made only where
-`fork` exists (POSIX) and while this process runs no other thread: a copy would
-inherit locks held by threads that do not exist in it. A copy that fails has its
-work done here instead, when its result is asked for, so a failure surfaces as it
-would without copies and the result is the same either way. Copies whose result
-is no longer wanted, because this process left the block that started them, are
-ended and reaped.
+back only its results, each pickled into a temporary file as soon as it is made
+(a copy may make two, the second from the first: `Copies.start_then`), and says
+so on a pipe. Copies are made only where `fork` exists (POSIX) and while this
+process runs no other thread: a copy would inherit locks held by threads that do
+not exist in it. A copy that fails has its work done here instead, when its
+result is asked for, so a failure surfaces as it would without copies and the
+result is the same either way. Copies whose results are no longer wanted,
+because this process left the block that started them, are ended and reaped.
 """
 
 from __future__ import annotations
