@@ -83,9 +83,9 @@ def find_title_pairs(
 class TitlePairSearch:
     """`find_title_pairs` that starts each search from the last one's result.
 
-    Given to `merge_stories` holding the previous build's result (or none), it
-    is left holding this build's, for the next one; what merging finds does not
-    depend on it.
+    Given to `merge.group_articles` holding the previous build's result (or
+    none), it is left holding this build's, for the next one; what merging finds
+    does not depend on it.
     """
 
     def __init__(self, last: TitlePairs | None = None) -> None:
@@ -152,11 +152,7 @@ def _all_pairs(titles: Iterable[Title], threshold: float) -> Iterator[Pair]:
                 for small in titles_of.get(ranks.difference(left_out), ())
             )
         for small in candidates:
-            if (
-                small != large
-                and ranks_of[small][0] <= ranks
-                and similar_long(small, content_of[small], large, content_of[large], threshold)
-            ):
+            if _similar(small, large, content_of, threshold):
                 yield small, large
 
 
