@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator import __version__, fastyaml
-from aggregator.compact import LAYOUT, PACKED_LENGTH, Payload
+from aggregator.compact import LAYOUT, Payload, is_packed
 from aggregator.files import FileStamp, settled_before
 from aggregator.parallel import Chunk, Parsed, parse_chunks
 from aggregator.sources import PARSER_VERSION
@@ -160,12 +160,7 @@ def _usable(entry: object, stamp: FileStamp) -> bool:
         and isinstance(entry[2], str)
         and (
             isinstance(entry[3], str)
-            or (
-                isinstance(entry[3], tuple)
-                and len(entry[3]) == 2
-                and isinstance(entry[3][0], tuple)
-                and len(entry[3][0]) == PACKED_LENGTH
-            )
+            or (isinstance(entry[3], tuple) and len(entry[3]) == 2 and is_packed(entry[3][0]))
         )
     )
 

@@ -23,9 +23,12 @@ from aggregator.urls import canonical_url
 if TYPE_CHECKING:
     from aggregator.merge import MergeInput
 
-#: A packed article: the fields of `Article` but `source`, in order, with nested
-#: values packed the same way.
-Packed = tuple[Any, ...]
+#: The fields of an article that ranking and merging read: `HEAD_FIELDS`, in order.
+Head = tuple[Any, ...]
+
+#: A packed article: its `Head`, then the rest of the fields of `Article` but
+#: `source` (`REST_FIELDS`), with nested values packed the same way.
+Packed = tuple[Head, tuple[Any, ...]]
 
 #: What merging derives from an article alone, computed in the worker that parsed
 #: it and cached with it: the canonical form of each of `article_urls(article)`,
@@ -35,70 +38,98 @@ Derived = tuple[tuple[str, ...], tuple[str, ...]]
 #: What a readable article file yields: the packed article and what is derived from it.
 Payload = tuple[Packed, Derived]
 
-#: How many values a packed article has.
-PACKED_LENGTH = len(dataclasses.fields(Article)) - 1  # not `source`
+#: The head's fields (see `Head`), and their places in it.
+HEAD_FIELDS = (
+    "title",
+    "url",
+    "published",
+    "updated",
+    "heat",
+    "quality",
+    "draft",
+    "provider",
+    "topics",
+)
+TITLE, URL, PUBLISHED, UPDATED, HEAT, QUALITY, DRAFT, PROVIDER, TOPICS = range(len(HEAD_FIELDS))
+#: The fields of the rest, in order.
+REST_FIELDS = ("excerpt", "body", "amp_url", "cdn_amp_url", "category", "type", "images", "related")
+
 #: The packed layout: part of the parse cache's key.
 LAYOUT = ";".join(
-    f"{cls.__name__}({','.join(f.name for f in dataclasses.fields(cls))})"
-    for cls in (Article, Related, Image, Provider)
+    [
+        f"head({','.join(HEAD_FIELDS)})",
+        f"rest({','.join(REST_FIELDS)})",
+        *(
+            f"{cls.__name__}({','.join(f.name for f in dataclasses.fields(cls))})"
+            for cls in (Article, Related, Image, Provider)
+        ),
+    ]
 )
 
 
 def pack(article: Article) -> Packed:
-    """`article` without its `source`, as nested plain tuples."""
+    """`article` without its `source`, as nested plain tuples: `head(article)`,
+    then the other fields."""
     a = article
     return (
-        a.title,
-        a.url,
-        a.published,
-        a.updated,
-        a.excerpt,
-        a.body,
-        a.amp_url,
-        a.cdn_amp_url,
-        a.category,
-        a.type,
-        a.heat,
-        a.quality,
-        a.draft,
-        _pack_provider(a.provider),
-        a.topics,
-        tuple(_pack_image(i) for i in a.images),
-        tuple(
-            (
-                r.title,
-                r.url,
-                r.excerpt,
-                r.published,
-                _pack_provider(r.provider),
-                r.quality,
-                tuple(_pack_image(i) for i in r.images),
-            )
-            for r in a.related
+        head(a),
+        (
+            a.excerpt,
+            a.body,
+            a.amp_url,
+            a.cdn_amp_url,
+            a.category,
+            a.type,
+            tuple(_pack_image(i) for i in a.images),
+            tuple(
+                (
+                    r.title,
+                    r.url,
+                    r.excerpt,
+                    r.published,
+                    _pack_provider(r.provider),
+                    r.quality,
+                    tuple(_pack_image(i) for i in r.images),
+                )
+                for r in a.related
+            ),
         ),
     )
+
+
+def is_packed(value: object) -> bool:
+    """True when `value` has the shape of a packed article (see `Packed`)."""
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], tuple)
+        and len(value[0]) == len(HEAD_FIELDS)
+        and isinstance(value[1], tuple)
+        and len(value[1]) == len(REST_FIELDS)
+    )
+
+
+def head(article: Article) -> Head:
+    """What ranking and merging read of `article` (see `Head`)."""
+    a = article
+    provider = _pack_provider(a.provider)
+    return (a.title, a.url, a.published, a.updated, a.heat, a.quality, a.draft, provider, a.topics)
 
 
 def unpack(source: str, packed: Packed) -> Article:
     """The article `pack` was given, read from the file at `source`."""
     (
-        title,
-        url,
-        published,
-        updated,
-        excerpt,
-        body,
-        amp_url,
-        cdn_amp_url,
-        category,
-        type_,
-        heat,
-        quality,
-        draft,
-        provider,
-        topics,
-        images,
-        related,
+        (title, url, published, updated, heat, quality, draft, provider, topics),
+        (
+            excerpt,
+            body,
+            amp_url,
+            cdn_amp_url,
+            category,
+            type_,
+            images,
+            related,
+        ),
     ) = packed
     return Article(
         source,
@@ -136,18 +167,19 @@ def unpack(source: str, packed: Packed) -> Article:
 def merge_input(source: str, packed: Packed, derived: Derived) -> MergeInput:
     """`merge.merge_input` of `unpack(source, packed)`, read without unpacking it."""
     urls, tokens = derived
-    return (urls[0], packed[2].timestamp(), packed[0], source), set(urls), tokens
+    first = packed[0]
+    return (urls[0], first[PUBLISHED].timestamp(), first[TITLE], source), set(urls), tokens
 
 
 def published(packed: Packed) -> datetime:
     """The packed article's publication time."""
-    moment: datetime = packed[2]
+    moment: datetime = packed[0][PUBLISHED]
     return moment
 
 
 def is_draft(packed: Packed) -> bool:
     """True when the packed article is a draft."""
-    return bool(packed[12])
+    return bool(packed[0][DRAFT])
 
 
 def article_urls(article: Article) -> list[str]:

@@ -35,14 +35,14 @@ _ATOM_LINK = "{http://www.w3.org/2005/Atom}link"
 _EXTENSION = "publishing"
 
 
-def render_atom(spec: FeedSpec, entries: Entries | None = None) -> bytes:
+def render_atom(spec: FeedSpec[Story], entries: Entries | None = None) -> bytes:
     """The feed as Atom (RFC 4287); `entries` may hold its stories' entries already,
     and the feed's generator when its RSS was rendered just before."""
     entries = Entries() if entries is None else entries
     return entries.shared(spec, _Feed).atom()
 
 
-def render_rss(spec: FeedSpec, entries: Entries | None = None) -> bytes:
+def render_rss(spec: FeedSpec[Story], entries: Entries | None = None) -> bytes:
     """The feed as RSS 2.0, following the RSS Board's best practices; `entries` as
     for `render_atom`."""
     entries = Entries() if entries is None else entries
@@ -60,7 +60,7 @@ class _Feed:
     may come first, or again, with the same bytes.
     """
 
-    def __init__(self, spec: FeedSpec, entries: Entries) -> None:
+    def __init__(self, spec: FeedSpec[Story], entries: Entries) -> None:
         self._spec = spec
         self._feed = _generator(spec)
         # Each entry, with its HTML content and its RSS description.
@@ -116,7 +116,7 @@ class _Feed:
         return entry, parts.content_html, html.escape(summary, quote=False)
 
 
-def _generator(spec: FeedSpec) -> FeedGenerator:
+def _generator(spec: FeedSpec[Story]) -> FeedGenerator:
     feed = FeedGenerator()
     feed.register_extension(_EXTENSION, _FeedAdditions, _EntryAdditions)
     additions = getattr(feed, _EXTENSION)

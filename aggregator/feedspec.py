@@ -14,20 +14,23 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import Generic, TypeVar, cast
 
-from aggregator.model import Image, Story
+from aggregator.model import Image, Ranked, Story
 from aggregator.urls import clean_url
 
 #: The `updated` time of an empty feed that has no earlier time to keep.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _T = TypeVar("_T")
+#: How a spec holds its stories: `Story` to render, `StoryRef` to plan.
+_S = TypeVar("_S", bound=Ranked, covariant=True)
 
 
 @dataclass(frozen=True)
-class FeedSpec:
-    """Everything one feed shows. `stories` are already ranked and cut to size.
+class FeedSpec(Generic[_S]):
+    """Everything one feed shows. `stories` are already ranked and cut to size:
+    `Story`s to render; selection and planning hold `StoryRef`s (see `model`).
 
     `name` is what lists of feeds call it (a topic, or "All stories"); `title` is
     the feed's own title. `url_stem` is the feed's URL without its format suffix
@@ -43,7 +46,7 @@ class FeedSpec:
     site_url: str
     language: str
     author: str
-    stories: Sequence[Story]
+    stories: Sequence[_S]
     topic_names: Mapping[str, str]
     stylesheet_url: str | None = None
     hub_url: str | None = None
@@ -59,9 +62,13 @@ class FeedSpec:
         return max((story.updated for story in self.stories), default=self.updated_if_empty)
 
     @property
-    def newest(self) -> Story | None:
+    def newest(self) -> _S | None:
         """The most recently published story; among equals the best-ranked."""
-        return max(self.stories, key=lambda story: story.published, default=None)
+        return max(self.stories, key=_published, default=None)
+
+
+def _published(story: Ranked) -> datetime:
+    return story.published
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +102,7 @@ class Entries:
     def __init__(self) -> None:
         # id(story) -> (story, entry); holding the story keeps its id from being reused.
         self._made: dict[int, tuple[Story, Entry]] = {}
-        self._shared: tuple[FeedSpec, object, object] | None = None
+        self._shared: tuple[FeedSpec[Story], object, object] | None = None
 
     def __getitem__(self, story: Story) -> Entry:
         made = self._made.get(id(story))
@@ -103,7 +110,7 @@ class Entries:
             made = self._made[id(story)] = (story, Entry.of(story))
         return made[1]
 
-    def shared(self, spec: FeedSpec, make: Callable[[FeedSpec, Entries], _T]) -> _T:
+    def shared(self, spec: FeedSpec[Story], make: Callable[[FeedSpec[Story], Entries], _T]) -> _T:
         """`make(spec, self)`, made again only when asked for another feed or maker.
 
         For what several formats of one feed can share (`emit` renders Atom and

@@ -25,21 +25,21 @@ makes a build depend on the network, so with it on no build is ever skipped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from aggregator import compact, fastyaml
+from aggregator import fastyaml
 from aggregator.config import Config
 from aggregator.files import FoundFiles, settled_before
-from aggregator.model import Article, BuildReport, FeedResult, Rejection, Story
+from aggregator.model import BuildReport, FeedResult, Ranked, Rejection, Story
 from aggregator.output import publish
-from aggregator.rendering import Renderer, Rendering, render_all
+from aggregator.rendering import Renderer, render_all
 from aggregator.state import code_digest
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ _FORMAT = "aggregator-incremental 1"
 FileRecords = dict[str, list[Any]]
 
 
-@cache
+@functools.cache
 def _environment() -> str:
     """The code and libraries that decide what a build makes of its inputs."""
     from importlib import metadata
@@ -127,6 +127,11 @@ def build_record(
     }
 
 
+#: A feed file to render: its format's renderer, and what gives its feed, with
+#: every story a `Story` (made only when the file is rendered).
+ToRender = tuple[Renderer, Callable[[], "FeedSpec[Story]"]]
+
+
 @dataclass(frozen=True)
 class PlannedFile:
     """An output file as planned: its bytes, when known, or how to render them.
@@ -137,27 +142,36 @@ class PlannedFile:
     path: str  # relative to the output directory
     entries: int
     digest: str
-    source: bytes | Rendering
+    source: bytes | ToRender
 
 
 def plan_feed_files(
-    feeds: Sequence[tuple[str, FeedSpec]],
+    feeds: Sequence[tuple[str, FeedSpec[Ranked]]],
     formats: Sequence[tuple[str, Renderer]],
-    known: Mapping[str, tuple[Article, str]],
+    copy_digests: Callable[[Ranked], Sequence[str]],
+    story: Callable[[Ranked], Story],
 ) -> list[PlannedFile]:
-    """Every feed in every format, each with its digest. `known` maps an article's
-    source to the article and its digest (see `build.Collection`); an article not
-    there (or another object than that one) is digested from its fields."""
-    digests = _FeedDigests(known)
+    """Every feed in every format, each with its digest. `copy_digests` gives
+    the digests of a story's copies, lead first (see `compact.digest`), and
+    `story` a story of the feeds as a `Story`, which only rendering needs."""
+    digests = _FeedDigests(copy_digests)
     planned = []
     for stem, spec in feeds:
         content = digests.spec(spec)
+        unpacked = functools.cache(functools.partial(_unpacked, spec, story))
         for suffix, render in formats:
             path = f"{stem}.{suffix}"
             digest = hashlib.blake2b(digest_size=16)
             digest.update(f"{_environment()}\n{path}\n{content}".encode())
-            planned.append(PlannedFile(path, len(spec.stories), digest.hexdigest(), (render, spec)))
+            planned.append(
+                PlannedFile(path, len(spec.stories), digest.hexdigest(), (render, unpacked))
+            )
     return planned
+
+
+def _unpacked(spec: FeedSpec[Ranked], story: Callable[[Ranked], Story]) -> FeedSpec[Story]:
+    stories = tuple(map(story, spec.stories))
+    return cast("FeedSpec[Story]", dataclasses.replace(spec, stories=stories))
 
 
 def prepared_file(path: str, data: bytes) -> PlannedFile:
@@ -191,7 +205,7 @@ def write_changed(
 
 def _contents(files: Sequence[PlannedFile], jobs: int) -> list[bytes]:
     """Each file's bytes, in order: the feeds among them rendered in one pass."""
-    renderings = [f.source for f in files if not isinstance(f.source, bytes)]
+    renderings = [(f.source[0], f.source[1]()) for f in files if not isinstance(f.source, bytes)]
     rendered = iter(render_all(renderings, jobs=jobs))
     return [f.source if isinstance(f.source, bytes) else next(rendered) for f in files]
 
@@ -234,27 +248,23 @@ def _report_from_json(data: Mapping[str, Any]) -> BuildReport:
 class _FeedDigests:
     """Digests of feed content, with each article stood in for by its digest."""
 
-    def __init__(self, known: Mapping[str, tuple[Article, str]]) -> None:
-        self._known = known
-        self._stories: dict[int, str] = {}
+    def __init__(self, copy_digests: Callable[[Ranked], Sequence[str]]) -> None:
+        self._copy_digests = copy_digests
+        self._stories: dict[str, str] = {}
         self._mappings: dict[int, str] = {}
         self._keep: list[object] = []  # keeps memoised objects (and so their ids) alive
 
-    def article(self, article: Article) -> str:
-        entry = self._known.get(article.source)
-        if entry is not None and entry[0] is article:
-            return entry[1]
-        return compact.digest(compact.pack(article))
-
-    def story(self, story: Story) -> str:
-        token = self._stories.get(id(story))
+    def story(self, story: Ranked) -> str:
+        """What the story's entries show, its copies by their digests. A story
+        is in several feeds: its token is made once (stories have distinct ids)."""
+        token = self._stories.get(story.id)
         if token is None:
-            token = repr([self._value(getattr(story, f.name)) for f in dataclasses.fields(story)])
-            self._stories[id(story)] = token
-            self._keep.append(story)
+            fields = (story.topics, story.published, story.updated, story.heat, story.quality)
+            token = repr([story.id, list(self._copy_digests(story)), *fields])
+            self._stories[story.id] = token
         return token
 
-    def spec(self, spec: FeedSpec) -> str:
+    def spec(self, spec: FeedSpec[Ranked]) -> str:
         parts = []
         for item in dataclasses.fields(spec):
             value = getattr(spec, item.name)
@@ -263,7 +273,7 @@ class _FeedDigests:
             elif isinstance(value, Mapping):
                 parts.append(self._mapping(value))
             else:
-                parts.append(repr(self._value(value)))
+                parts.append(repr(value))
         return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
     def _mapping(self, mapping: Mapping[Any, Any]) -> str:
@@ -273,10 +283,3 @@ class _FeedDigests:
             self._mappings[id(mapping)] = token
             self._keep.append(mapping)
         return token
-
-    def _value(self, value: Any) -> Any:
-        if isinstance(value, Article):
-            return self.article(value)
-        if isinstance(value, tuple) and value and isinstance(value[0], Article):
-            return tuple(self.article(a) for a in value)
-        return value

@@ -17,7 +17,7 @@ from aggregator.model import Story
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
-def render_json(spec: FeedSpec, entries: Entries | None = None) -> bytes:
+def render_json(spec: FeedSpec[Story], entries: Entries | None = None) -> bytes:
     """The feed as a JSON Feed 1.1 document, UTF-8; `entries` may hold its stories'
     entries already."""
     entries = Entries() if entries is None else entries
@@ -38,7 +38,7 @@ def render_json(spec: FeedSpec, entries: Entries | None = None) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def _item(story: Story, spec: FeedSpec, entries: Entries) -> dict[str, Any]:
+def _item(story: Story, spec: FeedSpec[Story], entries: Entries) -> dict[str, Any]:
     lead = story.lead
     parts = entries[story]
     item: dict[str, Any] = {

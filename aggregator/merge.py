@@ -26,9 +26,20 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from datetime import datetime
 
+from aggregator.compact import (
+    HEAT,
+    PROVIDER,
+    PUBLISHED,
+    QUALITY,
+    TOPICS,
+    UPDATED,
+    URL,
+    Head,
+    head,
+)
 from aggregator.config import MergeConfig, RankConfig
 from aggregator.headlines import title_tokens
-from aggregator.model import Article, Story
+from aggregator.model import Article, Story, StoryRef, newest_time, outlet_name
 from aggregator.rank import base_score, comparable_score
 from aggregator.titlepairs import Pair, Title, TitlePairSearch
 from aggregator.topics import topic_key
@@ -120,7 +131,8 @@ def merge_stories(
             grouping = group_articles(inputs, merge, known or {}, title_pairs)
         elif len(grouping.order) != len(given):
             raise ValueError("the grouping is of other articles")
-        return _stories(given, grouping, weights, reference, to_canonical)
+        refs = story_refs([head(a) for a in given], grouping, weights, reference)
+        return [ref.story(given.__getitem__) for ref in refs]
 
 
 @contextlib.contextmanager
@@ -220,39 +232,43 @@ def _members(roots: Sequence[int]) -> list[Sequence[int]]:
     return [more.get(index, (index,)) for index, root in enumerate(roots) if root == index]
 
 
-def _stories(
-    given: Sequence[Article],
+def story_refs(
+    heads: Sequence[Head],
     grouping: Grouping,
     weights: RankConfig,
     reference: datetime,
-    to_canonical: Callable[[str], str],
-) -> list[Story]:
-    """The stories of `grouping`, made of the `given` articles it grouped."""
-    ordered = [given[i] for i in grouping.order]
+    *,
+    positions: Sequence[int] | None = None,
+) -> list[StoryRef]:
+    """The stories of `grouping` as `StoryRef`s, leads chosen as `merge_stories`
+    says. The articles grouped are at `positions` (by default 0, 1, ...) in
+    `heads`, which holds their `compact.Head`s; the refs name those positions."""
+    order = grouping.order if positions is None else [positions[i] for i in grouping.order]
     topics_of = _TopicKeys()
-    stories = []
-    for indices, story_id_ in zip(_members(grouping.roots), grouping.ids, strict=True):
-        if len(indices) == 1:  # most stories: one copy, nothing to rank or combine
-            article = ordered[indices[0]]
-            # Story's fields in order (id, lead, copies, topics, published, updated,
-            # heat, quality), by position: by keyword the call costs a third more.
-            stories.append(
-                Story(
+    refs = []
+    for places, story_id_ in zip(_members(grouping.roots), grouping.ids, strict=True):
+        if len(places) == 1:  # most stories: one copy, nothing to rank or combine
+            position = order[places[0]]
+            first = heads[position]
+            published = first[PUBLISHED]
+            # StoryRef's fields in order (id, copies, topics, published, updated,
+            # heat, quality, providers), by position: by keyword the call costs more.
+            refs.append(
+                StoryRef(
                     story_id_,
-                    article,
-                    (),
-                    topics_of[article.topics],
-                    article.published,
-                    article.newest,
-                    article.heat,
-                    article.quality,
+                    (position,),
+                    topics_of[first[TOPICS]],
+                    published,
+                    newest_time(published, first[UPDATED]),
+                    first[HEAT],
+                    first[QUALITY],
+                    1,
                 )
             )
         else:
-            copies = [ordered[i] for i in indices]
-            identities = [_identity(a, to_canonical(a.url)) for a in copies]
-            stories.append(_story(story_id_, copies, identities, reference, weights, topics_of))
-    return stories
+            positions = [order[place] for place in places]
+            refs.append(_story_ref(story_id_, positions, heads, reference, weights, topics_of))
+    return refs
 
 
 def _story_ids(
@@ -381,42 +397,46 @@ def _similar_pairs(
     return {index: sorted(firsts) for index, firsts in pairs.items()}
 
 
-def _story(
+def _story_ref(
     id: str,
-    copies: list[Article],
-    identities: list[Identity],
+    positions: list[int],
+    heads: Sequence[Head],
     reference: datetime,
     weights: RankConfig,
     topics_of: _TopicKeys,
-) -> Story:
+) -> StoryRef:
+    """The story of the articles at `positions`, given in `Identity` order."""
+    copies = [heads[position] for position in positions]
+    newest = [newest_time(h[PUBLISHED], h[UPDATED]) for h in copies]
     scores = [
-        -comparable_score(base_score(a.heat, a.quality, weights), a.newest, reference, weights)
-        for a in copies
+        -comparable_score(base_score(h[HEAT], h[QUALITY], weights), when, reference, weights)
+        for h, when in zip(copies, newest, strict=True)
     ]
     # The link only decides between equal scores: look at it only for those
     # (usually there are none, and counting would cost more than the rest).
     tied: set[float] = set()
     if len(set(scores)) < len(scores):
         tied = {score for score, count in Counter(scores).items() if count > 1}
+    # Last, the copies' order as given: their `Identity` order.
     by_rank = sorted(
         range(len(copies)),
         key=lambda i: (
             scores[i],
-            link_penalty(copies[i].url) if scores[i] in tied else (False, False),
-            copies[i].published,
-            identities[i],
+            link_penalty(copies[i][URL]) if scores[i] in tied else (False, False),
+            copies[i][PUBLISHED],
+            i,
         ),
     )
-    ranked = [copies[i] for i in by_rank]
-    return Story(
+    outlets = {outlet_name(None if h[PROVIDER] is None else h[PROVIDER][0], h[URL]) for h in copies}
+    return StoryRef(
         id=id,
-        lead=ranked[0],
-        copies=tuple(ranked[1:]),
-        topics=tuple(sorted({key for article in copies for key in topics_of[article.topics]})),
-        published=min(a.published for a in copies),
-        updated=max(a.newest for a in copies),
-        heat=max(a.heat for a in copies),
-        quality=max(a.quality for a in copies),
+        copies=tuple(positions[i] for i in by_rank),
+        topics=tuple(sorted({key for h in copies for key in topics_of[h[TOPICS]]})),
+        published=min(h[PUBLISHED] for h in copies),
+        updated=max(newest),
+        heat=max(h[HEAT] for h in copies),
+        quality=max(h[QUALITY] for h in copies),
+        providers=len(outlets),
     )
 
 

@@ -12,8 +12,10 @@ pipeline, so it cannot leak into any output or log. The value types have slots, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 
@@ -70,16 +72,26 @@ class Article:
     @property
     def outlet(self) -> str:
         """The outlet's name, or the link's host when the file names no provider."""
-        if self.provider is not None:
-            return self.provider.name
-        return urlsplit(self.url).hostname or self.url
+        return outlet_name(None if self.provider is None else self.provider.name, self.url)
 
     @property
     def newest(self) -> datetime:
         """The later of published and updated."""
-        if self.updated is not None and self.updated > self.published:
-            return self.updated
-        return self.published
+        return newest_time(self.published, self.updated)
+
+
+def outlet_name(provider: str | None, url: str) -> str:
+    """`Article.outlet` of an article with this provider name and link."""
+    if provider is not None:
+        return provider
+    return urlsplit(url).hostname or url
+
+
+def newest_time(published: datetime, updated: datetime | None) -> datetime:
+    """`Article.newest` of an article with these times."""
+    if updated is not None and updated > published:
+        return updated
+    return published
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +117,67 @@ class Story:
     @property
     def articles(self) -> tuple[Article, ...]:
         return (self.lead, *self.copies)
+
+    @property
+    def providers(self) -> int:
+        """How many distinct outlets reported the story (at least 1)."""
+        if not self.copies:
+            return 1
+        return len({article.outlet for article in self.articles})
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRef:
+    """A `Story` whose copies are named by their positions among the articles
+    merged rather than held: all that ranking and selection read, so that only
+    the stories a build renders need their articles at hand (see `story`).
+
+    `copies` holds the positions of the lead, then of the other copies, in rank
+    order; `providers` is `Story.providers`; the other fields are the story's.
+    """
+
+    id: str
+    copies: tuple[int, ...]
+    topics: tuple[str, ...]
+    published: datetime
+    updated: datetime
+    heat: float
+    quality: float
+    providers: int
+
+    def story(self, article_at: Callable[[int], Article]) -> Story:
+        """The story itself, given the article at each position."""
+        lead, *others = self.copies
+        return Story(
+            self.id,
+            article_at(lead),
+            tuple(article_at(position) for position in others),
+            self.topics,
+            self.published,
+            self.updated,
+            self.heat,
+            self.quality,
+        )
+
+
+class Ranked(Protocol):
+    """What ranking, selection and the feeds' lists read of a story: a `Story`
+    or a `StoryRef`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...
+    @property
+    def published(self) -> datetime: ...
+    @property
+    def updated(self) -> datetime: ...
+    @property
+    def heat(self) -> float: ...
+    @property
+    def quality(self) -> float: ...
+    @property
+    def providers(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

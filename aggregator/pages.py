@@ -10,11 +10,12 @@ OPML are absolute, as readers need them.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.utils import format_datetime
 
 from aggregator.feedspec import FeedSpec
+from aggregator.model import Ranked, Story
 from aggregator.urls import clean_url
 
 #: The file formats written for every feed: suffix, media type, label for people.
@@ -26,7 +27,7 @@ FEED_FORMATS = (
 OPML_NAME = "index.opml"
 
 #: One feed in the lists: its path stem relative to the output, and its spec.
-Listed = tuple[str, FeedSpec]
+Listed = tuple[str, FeedSpec[Ranked]]
 
 
 def render_opml(site_title: str, feeds: Sequence[Listed]) -> bytes:
@@ -60,10 +61,13 @@ def render_opml(site_title: str, feeds: Sequence[Listed]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def render_index(site_title: str, language: str, feeds: Sequence[Listed]) -> bytes:
+def render_index(
+    site_title: str, language: str, feeds: Sequence[Listed], story: Callable[[Ranked], Story]
+) -> bytes:
     """The HTML index: every feed with its entry count, newest headline and formats.
 
-    The first feed in `feeds` is advertised for feed autodiscovery.
+    The first feed in `feeds` is advertised for feed autodiscovery. `story`
+    gives a story of the feeds as a `Story` (see `pipeline.Ranking.story`).
     """
     head = [
         "<!DOCTYPE html>",
@@ -90,12 +94,12 @@ def render_index(site_title: str, language: str, feeds: Sequence[Listed]) -> byt
         "<main>",
     ]
     for stem, spec in feeds:
-        body += _feed_section(stem, spec)
+        body += _feed_section(stem, spec, story)
     body += ["</main>", "</body>", "</html>"]
     return ("\n".join(head + body) + "\n").encode("utf-8")
 
 
-def _feed_section(stem: str, spec: FeedSpec) -> list[str]:
+def _feed_section(stem: str, spec: FeedSpec[Ranked], story: Callable[[Ranked], Story]) -> list[str]:
     count = len(spec.stories)
     lines = [
         f'<section id="{_escape(stem.replace("/", "-"))}">',
@@ -104,7 +108,7 @@ def _feed_section(stem: str, spec: FeedSpec) -> list[str]:
     ]
     newest = spec.newest
     if newest is not None:
-        lead = newest.lead
+        lead = story(newest).lead
         lines.append(
             f'<p class="newest">Newest: <a href="{_escape(clean_url(lead.url))}">'
             f"{_escape(lead.title)}</a> <span>{_escape(lead.outlet)}, "

@@ -19,13 +19,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from aggregator import forking
 from aggregator.build import BuildOptions
 from aggregator.cache import Result, parse_with_cache
-from aggregator.compact import is_draft, merge_input, published, unpack
+from aggregator.compact import (
+    DRAFT,
+    PUBLISHED,
+    TOPICS,
+    UPDATED,
+    Payload,
+    derive,
+    digest,
+    is_draft,
+    merge_input,
+    pack,
+    published,
+    unpack,
+)
 from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError
@@ -41,18 +54,26 @@ from aggregator.incremental import (
 )
 from aggregator.jsonfeed import render_json
 from aggregator.merge import (
-    CanonicalUrls,
     Grouping,
     MergeInput,
     group_articles,
-    merge_stories,
     story_id_map,
+    story_refs,
 )
-from aggregator.model import Article, BuildReport, FetchSummary, Rejection, Story
+from aggregator.model import (
+    Article,
+    BuildReport,
+    FetchSummary,
+    Ranked,
+    Rejection,
+    Story,
+    StoryRef,
+    newest_time,
+)
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
-from aggregator.rank import rank_stories, reference_time
+from aggregator.rank import rank_stories
 from aggregator.rendering import Renderer
 from aggregator.state import (
     LAST_BUILD,
@@ -68,6 +89,9 @@ from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
 log = logging.getLogger(__name__)
+
+#: How a ranking, a publication and its feeds hold their stories (see `Ranking`).
+_S = TypeVar("_S", bound=Ranked, covariant=True)
 
 #: How far past the build's clock a publication date may lie before it is refused.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -92,16 +116,61 @@ INDEX_FILES = frozenset({STYLESHEET, OPML_NAME, INDEX_HTML})
 class Collection:
     """The articles read from the sources, and the files that were refused.
 
-    `digests` maps an article's source to the article and a digest of it (see
-    `compact.digest`), for telling changed feeds from unchanged ones. `due` is the
-    earliest publication time among the articles refused as being in the future.
+    Articles stay packed (see `compact`) until asked for, by position: a build
+    unpacks only those of the feeds it renders. `digests[i]` is a digest of the
+    article at position `i` (see `parallel.Parsed`), for telling changed feeds
+    from unchanged ones. `due` is the earliest publication time among the
+    articles refused as being in the future.
     """
 
     files: int
-    articles: tuple[Article, ...]
+    sources: tuple[str, ...]
+    payloads: tuple[Payload, ...]
+    digests: tuple[str, ...]
     rejected: tuple[Rejection, ...]
-    digests: Mapping[str, tuple[Article, str]] = field(default_factory=dict)
     due: datetime | None = None
+    _unpacked: dict[int, Article] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, articles: Iterable[Article]) -> Collection:
+        """The collection of `articles`, each digested from its fields."""
+        given = list(articles)
+        payloads = tuple((pack(a), derive(a)) for a in given)
+        digests = tuple(digest(packed) for packed, _ in payloads)
+        return cls(len(given), tuple(a.source for a in given), payloads, digests, ())
+
+    def article(self, position: int) -> Article:
+        """The article at `position`, unpacked the first time it is asked for."""
+        article = self._unpacked.get(position)
+        if article is None:
+            packed = self.payloads[position][0]
+            article = self._unpacked[position] = unpack(self.sources[position], packed)
+        return article
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        """Every article, unpacked."""
+        return tuple(map(self.article, range(len(self.sources))))
+
+    def copy_digests(self, story: Ranked) -> list[str]:
+        """The digests of the story's copies, lead first: of the articles at its
+        positions, or, for a `Story`, of its articles (their own digest when
+        they are articles of this collection as unpacked, else of their fields:
+        fetching may have changed them)."""
+        if isinstance(story, StoryRef):
+            return [self.digests[position] for position in story.copies]
+        assert isinstance(story, Story)
+        return [self._digest(article) for article in story.articles]
+
+    def _digest(self, article: Article) -> str:
+        position = self._positions.get(article.source)
+        if position is not None and self._unpacked.get(position) is article:
+            return self.digests[position]
+        return digest(pack(article))
+
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {source: position for position, source in enumerate(self.sources)}
 
 
 def collect(
@@ -131,29 +200,31 @@ def read_articles(config: Config, found: FoundFiles, *, cache: bool) -> list[Res
 
 def assemble(found: FoundFiles, results: Sequence[Result], clock: datetime) -> Collection:
     """The articles and rejections of `read_articles` of the `found` files."""
-    articles: list[Article] = []
-    digests: dict[str, tuple[Article, str]] = {}
+    sources: list[str] = []
+    payloads: list[Payload] = []
+    digests: list[str] = []
     rejected = list(found.rejected)
     latest = clock + FUTURE_TOLERANCE
     due: datetime | None = None
-    for name, (digest, payload) in zip(found.names, results, strict=True):
+    for name, (digest_, payload) in zip(found.names, results, strict=True):
         if isinstance(payload, str):
             rejected.append(Rejection(display_path(Path(name)), payload))
             continue
-        article = unpack(name, payload[0])
-        if article.published > latest:
+        moment = published(payload[0])
+        if moment > latest:
             rejected.append(
                 Rejection(
                     display_path(Path(name)),
-                    f"publishedDateTime: {article.published.isoformat()} is in the future",
+                    f"publishedDateTime: {moment.isoformat()} is in the future",
                 )
             )
-            due = article.published if due is None else min(due, article.published)
+            due = moment if due is None else min(due, moment)
             continue
-        articles.append(article)
-        digests[article.source] = (article, digest)
+        sources.append(name)
+        payloads.append(payload)
+        digests.append(digest_)
     files = len(found.names) + len(found.rejected)
-    return Collection(files, tuple(articles), tuple(rejected), digests, due)
+    return Collection(files, tuple(sources), tuple(payloads), tuple(digests), tuple(rejected), due)
 
 
 def merge_inputs(
@@ -179,36 +250,62 @@ def display_path(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class Ranking:
-    """Every story, best first, with what selection needs to know."""
+class Ranking(Generic[_S]):
+    """Every story, best first, with what selection needs to know.
 
-    stories: tuple[Story, ...]
+    `rank_all` ranks `StoryRef`s; `story` gives each as a `Story`, unpacking its
+    articles from the collection (`article_at`) once; `unpacked` all of them.
+    """
+
+    stories: tuple[_S, ...]
     reference: datetime | None
     topic_names: dict[str, str]
     drafts: int
     duplicates: int
+    article_at: Callable[[int], Article]
+    _made: dict[str, Story] = field(default_factory=dict, compare=False, repr=False)
+
+    def story(self, ranked: Ranked) -> Story:
+        """`ranked` as a `Story` (itself when it is one)."""
+        if isinstance(ranked, Story):
+            return ranked
+        assert isinstance(ranked, StoryRef)
+        story = self._made.get(ranked.id)
+        if story is None:
+            story = self._made[ranked.id] = ranked.story(self.article_at)
+        return story
+
+    def unpacked(self) -> Ranking[Story]:
+        """This ranking, every story a `Story`."""
+        stories = tuple(map(self.story, self.stories))
+        return Ranking(stories, *self._rest())
+
+    def _rest(self) -> tuple[datetime | None, dict[str, str], int, int, Callable[[int], Article]]:
+        return self.reference, self.topic_names, self.drafts, self.duplicates, self.article_at
 
 
 @dataclass(frozen=True)
-class Publication:
+class Publication(Generic[_S]):
     """The feeds one build publishes, before any byte is written.
 
     `feeds` and `orphans` hold (path stem relative to the output, spec). `feeds` is
     the all-stories feed, then one per topic by slug; `orphans` are the topic feeds
-    an earlier build published whose topic has gone, as empty feeds.
+    an earlier build published whose topic has gone, as empty feeds. `story`
+    gives a story of the feeds as a `Story` (see `Ranking.story`).
     """
 
-    stories: tuple[Story, ...]
-    feeds: tuple[tuple[str, FeedSpec], ...]
-    orphans: tuple[tuple[str, FeedSpec], ...]
+    stories: tuple[_S, ...]
+    feeds: tuple[tuple[str, FeedSpec[_S]], ...]
+    orphans: tuple[tuple[str, FeedSpec[_S]], ...]
     drafts: int
     duplicates: int
     topics: int
+    story: Callable[[Ranked], Story]
 
     @property
-    def shown(self) -> tuple[Story, ...]:
+    def shown(self) -> tuple[_S, ...]:
         """The stories that appear in at least one feed, each once."""
-        seen: dict[str, Story] = {}
+        seen: dict[str, _S] = {}
         for _, spec in self.feeds:
             for story in spec.stories:
                 seen.setdefault(story.id, story)
@@ -216,49 +313,52 @@ class Publication:
 
 
 def rank_all(
-    articles: Sequence[Article],
+    collection: Collection,
     config: Config,
     now: datetime | None,
     *,
-    canonical: CanonicalUrls | None = None,
     grouping: Grouping | None = None,
-) -> Ranking:
+) -> Ranking[StoryRef]:
     """Merge copies into stories and rank them. Pure.
 
-    `canonical` remembers canonical URLs; `grouping`, if given, is
-    `group_articles` of the articles merged (see `merge_stories`), with the ids
-    the previous build kept.
+    `grouping`, if given, is `group_articles` of the articles merged (see
+    `merge_inputs`), with the ids the previous build kept.
     """
-    drafts = sum(1 for a in articles if a.draft)
-    included = [a for a in articles if config.drafts or not a.draft]
-    reference = reference_time(included, now)
-    if reference is None:
-        stories: list[Story] = []
+    heads = [payload[0][0] for payload in collection.payloads]
+    drafts = sum(1 for head in heads if head[DRAFT])
+    included = [i for i, head in enumerate(heads) if config.drafts or not head[DRAFT]]
+    if now is not None:
+        reference: datetime | None = now
     else:
-        merged = merge_stories(
-            included,
-            config.merge,
-            config.rank,
-            reference,
-            canonical=canonical,
-            grouping=grouping,
+        reference = max(
+            (newest_time(heads[i][PUBLISHED], heads[i][UPDATED]) for i in included), default=None
         )
+    stories: list[StoryRef] = []
+    if reference is not None:
+        if grouping is None:
+            sources, payloads = collection.sources, collection.payloads
+            inputs = [merge_input(sources[i], *payloads[i]) for i in included]
+            grouping = group_articles(inputs, config.merge, {})
+        elif len(grouping.order) != len(included):
+            raise ValueError("the grouping is of other articles")
+        merged = story_refs(heads, grouping, config.rank, reference, positions=included)
         stories = rank_stories(merged, reference, config.rank)
-    names = display_names(name for a in included for name in a.topics)
-    return Ranking(tuple(stories), reference, names, drafts, len(included) - len(stories))
+    names = display_names(name for i in included for name in heads[i][TOPICS])
+    return Ranking(
+        tuple(stories), reference, names, drafts, len(included) - len(stories), collection.article
+    )
 
 
-def rerank(ranking: Ranking, stories: Sequence[Story], config: Config) -> Ranking:
+def rerank(ranking: Ranking[Ranked], stories: Sequence[Story], config: Config) -> Ranking[Story]:
     """`ranking` with its stories replaced by `stories`, ranked again."""
-    if ranking.reference is None:
-        return ranking
-    ranked = rank_stories(stories, ranking.reference, config.rank)
-    return dataclasses.replace(ranking, stories=tuple(ranked))
+    if ranking.reference is not None:
+        stories = rank_stories(stories, ranking.reference, config.rank)
+    return Ranking(tuple(stories), *ranking._rest())
 
 
 def select(
-    ranking: Ranking, config: Config, published: Mapping[str, PublishedFeed] | None = None
-) -> Publication:
+    ranking: Ranking[_S], config: Config, published: Mapping[str, PublishedFeed] | None = None
+) -> Publication[_S]:
     """Which stories go into which feed. Pure.
 
     `published` is what the output already holds (see `published.published_feeds`):
@@ -269,7 +369,7 @@ def select(
     slugs = assign_slugs(names)
     stories = ranking.stories
     feeds = [("all", _spec(config, "all", "All stories", stories, names, published))]
-    by_topic: dict[str, list[Story]] = {key: [] for key in names}
+    by_topic: dict[str, list[_S]] = {key: [] for key in names}
     for story in stories:
         for key in story.topics:
             by_topic[key].append(story)
@@ -289,6 +389,7 @@ def select(
         drafts=ranking.drafts,
         duplicates=ranking.duplicates,
         topics=len(names),
+        story=ranking.story,
     )
 
 
@@ -297,9 +398,9 @@ def plan(
     config: Config,
     now: datetime | None,
     published: Mapping[str, PublishedFeed] | None = None,
-) -> Publication:
-    """Merge, rank and select without fetching. Pure."""
-    return select(rank_all(articles, config, now), config, published)
+) -> Publication[Story]:
+    """Merge, rank and select `articles` without fetching. Pure."""
+    return select(rank_all(Collection.of(articles), config, now).unpacked(), config, published)
 
 
 def _base_url(config: Config) -> str:
@@ -311,10 +412,10 @@ def _spec(
     config: Config,
     stem: str,
     name: str,
-    ranked: Sequence[Story],
+    ranked: Sequence[_S],
     names: dict[str, str],
     published: Mapping[str, PublishedFeed],
-) -> FeedSpec:
+) -> FeedSpec[_S]:
     site = config.site
     base = _base_url(config)
     stories = tuple(ranked[: config.max_items])
@@ -342,10 +443,10 @@ def _spec(
 
 def _orphan_spec(
     config: Config, stem: str, feed: PublishedFeed, published: Mapping[str, PublishedFeed]
-) -> FeedSpec:
+) -> FeedSpec[Any]:
     """An empty feed for a topic that has gone, under the title its subscribers know."""
     title = feed.title or f"{config.site.title}: {stem.removeprefix('topics/')}"
-    spec = _spec(config, stem, title, (), {}, published)
+    spec: FeedSpec[Any] = _spec(config, stem, title, (), {}, published)
     return dataclasses.replace(spec, title=title, subtitle=f"No stories at the moment in {title}")
 
 
@@ -376,7 +477,7 @@ def prune_feeds(stems: Iterable[str], output: Path) -> list[str]:
 
 
 def output_plan(
-    publication: Publication, config: Config, digests: Mapping[str, tuple[Article, str]]
+    publication: Publication[Ranked], config: Config, collection: Collection
 ) -> list[PlannedFile]:
     """Every file of the output, in the order it must appear.
 
@@ -390,9 +491,14 @@ def output_plan(
     stylesheet = resources.files("aggregator").joinpath("assets", STYLESHEET).read_bytes()
     return [
         prepared_file(STYLESHEET, stylesheet),
-        *plan_feed_files(publication.feeds + kept, FORMATS, digests),
+        *plan_feed_files(
+            publication.feeds + kept, FORMATS, collection.copy_digests, publication.story
+        ),
         prepared_file(OPML_NAME, render_opml(site.title, publication.feeds)),
-        prepared_file(INDEX_HTML, render_index(site.title, site.language, publication.feeds)),
+        prepared_file(
+            INDEX_HTML,
+            render_index(site.title, site.language, publication.feeds, publication.story),
+        ),
     ]
 
 
@@ -431,13 +537,8 @@ def write_feeds(
     with forking.copies() as copies:
         collection, grouping, ids_record = _collect_and_group(config, found, clock, copies)
         published = published_feeds(config.output)
-        canonical = CanonicalUrls()  # for merging, and for ids made here
-        ranking = rank_all(
-            collection.articles,
-            config,
-            options.now,
-            canonical=canonical,
-            grouping=grouping.result(),
+        ranking: Ranking[Ranked] = rank_all(
+            collection, config, options.now, grouping=grouping.result()
         )
         report = BuildReport(
             files=collection.files,
@@ -458,11 +559,11 @@ def write_feeds(
         # Ids first: should writing the feeds fail, the next build still gives
         # these stories the ids their readers may already have seen.
         if ids_record is None:  # fetching may have changed the stories' links
-            record = story_ids_record(story_id_map(ranking.stories, canonical))
+            record = story_ids_record(story_id_map(map(ranking.story, ranking.stories)))
         else:
             record = ids_record.result()
         save_story_ids(config.state_dir, record)
-    planned = output_plan(publication, config, collection.digests)
+    planned = output_plan(publication, config, collection)
     written = previous.get("files")
     results, files = write_changed(
         planned, config.output, written if isinstance(written, dict) else {}, jobs=config.jobs
@@ -477,7 +578,7 @@ def write_feeds(
         config.state_dir, LAST_BUILD, build_record(report, fingerprint, files, valid_until)
     )
     if retain is not None:
-        retain.append((collection, grouping, canonical, ranking, publication, planned))
+        retain.append((collection, grouping, ranking, publication, planned))
     return report
 
 
@@ -531,11 +632,11 @@ def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping) -> bytes:
 
 
 def _freshen(
-    ranking: Ranking,
+    ranking: Ranking[Ranked],
     config: Config,
     progress: Callable[[int, int], None] | None,
     report: BuildReport,
-) -> Ranking:
+) -> Ranking[Story]:
     """Fetch the pages of the stories about to be published (see `freshness`)."""
     # Here: only a build that fetches needs httpx and htmldate, slow to import.
     from aggregator.fetch import FetchOutcome, default_user_agent, fetch_pages
@@ -552,7 +653,8 @@ def _freshen(
     def shown(stories: Sequence[Story]) -> Sequence[Story]:
         return select(rerank(ranking, stories, config), config).shown
 
-    stories, freshness = freshen(ranking.stories, shown, fetch, keep_dead=config.fetch.keep_dead)
+    unpacked = ranking.unpacked()
+    stories, freshness = freshen(unpacked.stories, shown, fetch, keep_dead=config.fetch.keep_dead)
     report.fetch = FetchSummary(
         counts=freshness.counts,
         pages=[page_record(page) for page in freshness.pages.values()],

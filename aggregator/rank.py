@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from aggregator.config import RankConfig
-from aggregator.model import Article, Story
+from aggregator.model import Ranked
+
+_R = TypeVar("_R", bound=Ranked)
 
 
 def base_score(heat: float, quality: float, weights: RankConfig) -> float:
@@ -55,12 +58,12 @@ def comparable_score(
     return math.log(base) + min(newest, reference).timestamp() * per_second
 
 
-def story_score(story: Story, reference: datetime, weights: RankConfig) -> float:
+def story_score(story: Ranked, reference: datetime, weights: RankConfig) -> float:
     """The score of the module docstring."""
     return _base(story, weights) * decay(story.updated, reference, weights)
 
 
-def log_score(story: Story, reference: datetime, weights: RankConfig) -> float:
+def log_score(story: Ranked, reference: datetime, weights: RankConfig) -> float:
     """log(story_score), computed so that it never underflows: years-old archives
     would otherwise all score 0.0 and lose their order."""
     base = _base(story, weights)
@@ -70,34 +73,28 @@ def log_score(story: Story, reference: datetime, weights: RankConfig) -> float:
     return math.log(base) - age_hours / weights.half_life_hours * math.log(2)
 
 
-def _base(story: Story, weights: RankConfig) -> float:
-    coverage = weights.coverage_weight * (provider_count(story) - 1)
+def _base(story: Ranked, weights: RankConfig) -> float:
+    coverage = weights.coverage_weight * (story.providers - 1)
     return base_score(story.heat, story.quality, weights) + coverage
 
 
-def provider_count(story: Story) -> int:
-    """How many distinct outlets reported the story (at least 1)."""
-    if not story.copies:
-        return 1
-    return len({article.outlet for article in story.articles})
-
-
-def rank_stories(stories: Iterable[Story], reference: datetime, weights: RankConfig) -> list[Story]:
+def rank_stories(stories: Iterable[_R], reference: datetime, weights: RankConfig) -> list[_R]:
     """`stories` best first; the order is total, so it never depends on input order.
 
     Moving `reference` changes no order except through the stories newer than it
     (whose age stays 0): stories compare by `comparable_score`.
     """
 
-    def key(story: Story) -> tuple[float, float, str]:
+    def key(story: _R) -> tuple[float, float, str]:
         score = comparable_score(_base(story, weights), story.updated, reference, weights)
         return (-score, -story.updated.timestamp(), story.id)
 
     return sorted(stories, key=key)
 
 
-def reference_time(articles: Iterable[Article], now: datetime | None) -> datetime | None:
-    """`now` when given, else the newest article's time (None for no articles)."""
+def reference_time(newest: Iterable[datetime], now: datetime | None) -> datetime | None:
+    """`now` when given, else the latest of the articles' `newest` times (None
+    for no articles)."""
     if now is not None:
         return now
-    return max((a.newest for a in articles), default=None)
+    return max(newest, default=None)

@@ -22,12 +22,13 @@ from collections.abc import Callable, Sequence
 
 from aggregator import forking
 from aggregator.feedspec import Entries, FeedSpec
+from aggregator.model import Story
 from aggregator.parallel import available_cores
 
 #: A format's renderer: the feed's bytes, taking entries from (and adding to) `Entries`.
-Renderer = Callable[[FeedSpec, Entries], bytes]
+Renderer = Callable[[FeedSpec[Story], Entries], bytes]
 #: One file to render: its format's renderer and its feed.
-Rendering = tuple[Renderer, FeedSpec]
+Rendering = tuple[Renderer, FeedSpec[Story]]
 
 #: Entries a process must have to render to be worth a copy of this one (a copy
 #: costs a few milliseconds; an entry about 0.05 ms in each format).

@@ -235,7 +235,7 @@ def check(merge: MergeConfig, seed: int) -> None:
 
 
 def run(articles: Sequence[Article], merge: MergeConfig, weights: RankConfig) -> int:
-    reference = reference_time(articles, None)
+    reference = reference_time((a.newest for a in articles), None)
     assert reference is not None
     stories = merge_stories(articles, merge, weights, reference)
     return len(rank_stories(stories, reference, weights))

@@ -292,3 +292,49 @@ def test_a_build_hands_what_it_made_to_retain_when_asked(config: Config) -> None
     again: list[object] = []
     run_build(config, BuildOptions(), clock=NOW, retain=again)
     assert again == []  # nothing changed: nothing was made
+
+
+@pytest.mark.usefixtures("sample")
+def test_a_rebuild_unpacks_only_the_articles_of_the_feeds_it_renders(
+    config: Config, write_article: WriteArticle
+) -> None:
+    """Ranking and selection read the articles packed; only the stories of the
+    feeds rendered (and the newest of each feed, for the index) are unpacked."""
+    build(config)
+    write_article("c.txt", title="Gamma reports record profits this quarter", heat=51)
+    kept: list[object] = []
+    report = run_build(config, BuildOptions(), clock=NOW, retain=kept)
+    collection, _, ranking, publication, _ = kept[0]  # type: ignore[index]
+    rendered = {f.path.rsplit(".", 1)[0] for f in report.feeds if f.changed}
+    assert "topics/sport" not in rendered  # Alpha's feed did not change
+    needed = {
+        position
+        for stem, spec in publication.feeds
+        for story in (spec.stories if stem in rendered else spec.stories[:0])
+        for position in story.copies
+    }
+    newest = {p for _, spec in publication.feeds if spec.newest for p in spec.newest.copies}
+    assert set(collection._unpacked) == needed | newest
+    assert len(collection._unpacked) < len(collection.sources)
+    assert ranking.stories and publication.stories
+
+
+def test_a_story_has_the_same_digests_whether_packed_or_unpacked(
+    write_article: WriteArticle, config: Config
+) -> None:
+    """A feed's digest must not depend on whether its stories were unpacked (as
+    a build that fetches pages unpacks them all): the copies' digests are the
+    same; a copy that fetching changed is digested from its fields."""
+    write_article("one.txt", title="One story told twice", webUrl="https://a.example/1")
+    write_article("two.txt", title="One story told twice", webUrl="https://b.example/1")
+    collection = pipeline.collect(config, NOW)
+    ranking = pipeline.rank_all(collection, config, None)
+    (ref,) = ranking.stories
+    story = ranking.story(ref)
+    assert story is ranking.story(ref)  # unpacked once
+    assert [a.source for a in story.articles] == [collection.sources[p] for p in ref.copies]
+    assert collection.copy_digests(story) == collection.copy_digests(ref)
+    moved = dataclasses.replace(story.lead, url="https://a.example/moved")
+    changed = collection.copy_digests(dataclasses.replace(story, lead=moved))
+    assert changed[0] != collection.copy_digests(ref)[0]
+    assert changed[1:] == collection.copy_digests(ref)[1:]

@@ -18,7 +18,6 @@ from aggregator.rank import (
     base_score,
     decay,
     log_score,
-    provider_count,
     rank_stories,
     reference_time,
     story_score,
@@ -137,7 +136,7 @@ def test_wider_coverage_lifts_a_story_and_one_outlet_counts_once() -> None:
     single = story("single", outlets=("A",))
     twice = story("twice", outlets=("A", "A"))
     three = story("three", outlets=("A", "B", "C"))
-    assert [provider_count(s) for s in (single, twice, three)] == [1, 1, 3]
+    assert [s.providers for s in (single, twice, three)] == [1, 1, 3]
     # single and twice tie on score and time: the id decides
     assert names(rank_stories([twice, single, three], NOW, RankConfig())) == [
         "three",
@@ -161,9 +160,9 @@ def test_the_reference_time_is_now_when_given_else_the_newest_article() -> None:
     older = make_article(published=NOW - 30 * H)
     newer = make_article(published=NOW - 20 * H)
     revised = make_article(published=NOW - 50 * H, updated=NOW - 5 * H)
-    assert reference_time([older, newer], None) == newer.published
-    assert reference_time([older, newer, revised], None) == NOW - 5 * H
-    assert reference_time([older], NOW + 100 * H) == NOW + 100 * H
+    assert reference_time((a.newest for a in [older, newer]), None) == newer.published
+    assert reference_time((a.newest for a in [older, newer, revised]), None) == NOW - 5 * H
+    assert reference_time([older.newest], NOW + 100 * H) == NOW + 100 * H
     assert reference_time([], None) is None
 
 
