@@ -33,7 +33,6 @@ noticed, as with make or rsync.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import pickle
@@ -41,10 +40,9 @@ import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from aggregator import __version__, fastyaml
-from aggregator.compact import LAYOUT, Payload, is_packed
+from aggregator.compact import LAYOUT, Payload, PlainUnpickler, is_packed
 from aggregator.files import FileStamp, settled_before
 from aggregator.parallel import Chunk, Parsed, parse_chunks
 from aggregator.sources import PARSER_VERSION
@@ -203,11 +201,11 @@ def load_cache(state_dir: Path, key: str) -> Stored:
         with path.open("rb") as stream:
             if stream.readline() != _header(key):
                 return Stored({}, 0, False)
-            parts = _Unpickler(stream).load()
+            parts = PlainUnpickler(stream).load()
             if not isinstance(parts, int):
                 return Stored({}, 0, False)
             for _ in range(parts):
-                index, parsed = _Unpickler(stream).load(), _Unpickler(stream).load()
+                index, parsed = PlainUnpickler(stream).load(), PlainUnpickler(stream).load()
                 if not (isinstance(index, list) and isinstance(parsed, list)):
                     return Stored({}, 0, False)
                 for file, (cacheable, digest, payload) in zip(index, parsed, strict=True):
@@ -215,7 +213,7 @@ def load_cache(state_dir: Path, key: str) -> Stored:
                         name, size, mtime = file
                         entries[name] = (size, mtime, digest, payload)
             while stream.peek(1):
-                added, removed = _Unpickler(stream).load()
+                added, removed = PlainUnpickler(stream).load()
                 entries.update(added)
                 for name in removed:
                     entries.pop(name, None)
@@ -268,15 +266,3 @@ def append_changes(state_dir: Path, added: Mapping[str, Entry], removed: Collect
 
 def _header(key: str) -> bytes:
     return f"{_FORMAT} {key}\n".encode()
-
-
-class _Unpickler(pickle.Unpickler):
-    """Plain data and datetimes only: a cache file cannot make objects of any other
-    class, nor run code."""
-
-    _ALLOWED = frozenset({"datetime", "date", "timezone", "timedelta"})
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "datetime" and name in self._ALLOWED:
-            return getattr(datetime, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a parse cache")

@@ -7,12 +7,21 @@ for every article (`source` is the file's path, the cache's key, so it is not
 stored). `pack` and `unpack` spell the fields of `model` out (for speed);
 `LAYOUT` names them, is part of the parse cache's key so that old entries are
 never misread, and tests/test_compact.py fails when the model moved without them.
+
+A packed article is in two parts: its head, the few fields that merging, ranking
+and selection read of every article, and the rest, pickled on its own. Loading
+a cache of many articles then makes one bytes object of each article's rest
+rather than the dozens of tuples and strings of its images and related items,
+and only the articles a build renders have their rest unpickled (`unpack`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as datetime_module
 import hashlib
+import io
+import pickle
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +35,9 @@ if TYPE_CHECKING:
 #: The fields of an article that ranking and merging read: `HEAD_FIELDS`, in order.
 Head = tuple[Any, ...]
 
-#: A packed article: its `Head`, then the rest of the fields of `Article` but
-#: `source` (`REST_FIELDS`), with nested values packed the same way.
-Packed = tuple[Head, tuple[Any, ...]]
+#: A packed article: its `Head`, then a pickle of the rest of the fields of
+#: `Article` but `source` (`REST_FIELDS`), with nested values packed the same way.
+Packed = tuple[Head, bytes]
 
 #: What merging derives from an article alone, computed in the worker that parsed
 #: it and cached with it: the canonical form of each of `article_urls(article)`,
@@ -58,7 +67,7 @@ REST_FIELDS = ("excerpt", "body", "amp_url", "cdn_amp_url", "category", "type", 
 LAYOUT = ";".join(
     [
         f"head({','.join(HEAD_FIELDS)})",
-        f"rest({','.join(REST_FIELDS)})",
+        f"rest({','.join(REST_FIELDS)}) pickled",
         *(
             f"{cls.__name__}({','.join(f.name for f in dataclasses.fields(cls))})"
             for cls in (Article, Related, Image, Provider)
@@ -69,32 +78,30 @@ LAYOUT = ";".join(
 
 def pack(article: Article) -> Packed:
     """`article` without its `source`, as nested plain tuples: `head(article)`,
-    then the other fields."""
+    then the other fields, pickled."""
     a = article
-    return (
-        head(a),
-        (
-            a.excerpt,
-            a.body,
-            a.amp_url,
-            a.cdn_amp_url,
-            a.category,
-            a.type,
-            tuple(_pack_image(i) for i in a.images),
-            tuple(
-                (
-                    r.title,
-                    r.url,
-                    r.excerpt,
-                    r.published,
-                    _pack_provider(r.provider),
-                    r.quality,
-                    tuple(_pack_image(i) for i in r.images),
-                )
-                for r in a.related
-            ),
+    rest = (
+        a.excerpt,
+        a.body,
+        a.amp_url,
+        a.cdn_amp_url,
+        a.category,
+        a.type,
+        tuple(_pack_image(i) for i in a.images),
+        tuple(
+            (
+                r.title,
+                r.url,
+                r.excerpt,
+                r.published,
+                _pack_provider(r.provider),
+                r.quality,
+                tuple(_pack_image(i) for i in r.images),
+            )
+            for r in a.related
         ),
     )
+    return head(a), pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def is_packed(value: object) -> bool:
@@ -104,8 +111,7 @@ def is_packed(value: object) -> bool:
         and len(value) == 2
         and isinstance(value[0], tuple)
         and len(value[0]) == len(HEAD_FIELDS)
-        and isinstance(value[1], tuple)
-        and len(value[1]) == len(REST_FIELDS)
+        and isinstance(value[1], bytes)
     )
 
 
@@ -117,20 +123,11 @@ def head(article: Article) -> Head:
 
 
 def unpack(source: str, packed: Packed) -> Article:
-    """The article `pack` was given, read from the file at `source`."""
-    (
-        (title, url, published, updated, heat, quality, draft, provider, topics),
-        (
-            excerpt,
-            body,
-            amp_url,
-            cdn_amp_url,
-            category,
-            type_,
-            images,
-            related,
-        ),
-    ) = packed
+    """The article `pack` was given, read from the file at `source`. Raises
+    `pickle.UnpicklingError` (or another error of unpickling) when the rest is
+    not a pickle of plain data."""
+    title, url, published, updated, heat, quality, draft, provider, topics = packed[0]
+    excerpt, body, amp_url, cdn_amp_url, category, type_, images, related = load_plain(packed[1])
     return Article(
         source,
         title,
@@ -203,3 +200,20 @@ def _pack_provider(provider: Provider | None) -> tuple[str, str] | None:
 
 def _pack_image(image: Image) -> tuple[str, int | None, int | None, str]:
     return (image.url, image.width, image.height, image.title)
+
+
+def load_plain(data: bytes) -> Any:
+    """What `data`, a pickle of plain data, holds (see `PlainUnpickler`)."""
+    return PlainUnpickler(io.BytesIO(data)).load()
+
+
+class PlainUnpickler(pickle.Unpickler):
+    """Plain data and datetimes only: a pickle read from a file (the parse
+    cache) cannot make objects of any other class, nor run code."""
+
+    _ALLOWED = frozenset({"datetime", "date", "timezone", "timedelta"})
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "datetime" and name in self._ALLOWED:
+            return getattr(datetime_module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in plain data")

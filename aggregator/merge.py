@@ -243,6 +243,17 @@ def story_refs(
     """The stories of `grouping` as `StoryRef`s, leads chosen as `merge_stories`
     says. The articles grouped are at `positions` (by default 0, 1, ...) in
     `heads`, which holds their `compact.Head`s; the refs name those positions."""
+    with _cyclic_gc_paused():
+        return _story_refs(heads, grouping, weights, reference, positions)
+
+
+def _story_refs(
+    heads: Sequence[Head],
+    grouping: Grouping,
+    weights: RankConfig,
+    reference: datetime,
+    positions: Sequence[int] | None,
+) -> list[StoryRef]:
     order = grouping.order if positions is None else [positions[i] for i in grouping.order]
     topics_of = _TopicKeys()
     refs = []

@@ -30,6 +30,7 @@ from aggregator.compact import (
     PUBLISHED,
     TOPICS,
     UPDATED,
+    Packed,
     Payload,
     derive,
     digest,
@@ -72,8 +73,9 @@ from aggregator.model import (
 )
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
+from aggregator.parallel import parse_one
 from aggregator.published import PublishedFeed, published_feeds
-from aggregator.rank import rank_stories
+from aggregator.rank import rank_stories, reference_time
 from aggregator.rendering import Renderer
 from aggregator.state import (
     LAST_BUILD,
@@ -129,6 +131,7 @@ class Collection:
     digests: tuple[str, ...]
     rejected: tuple[Rejection, ...]
     due: datetime | None = None
+    reread: Callable[[str], Packed | None] | None = field(default=None, compare=False)
     _unpacked: dict[int, Article] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -140,11 +143,23 @@ class Collection:
         return cls(len(given), tuple(a.source for a in given), payloads, digests, ())
 
     def article(self, position: int) -> Article:
-        """The article at `position`, unpacked the first time it is asked for."""
+        """The article at `position`, unpacked the first time it is asked for.
+
+        Should its packed form not unpickle (a damaged or planted cache entry:
+        see `compact.unpack`), the file is read again with `reread`.
+        """
         article = self._unpacked.get(position)
         if article is None:
-            packed = self.payloads[position][0]
-            article = self._unpacked[position] = unpack(self.sources[position], packed)
+            source, packed = self.sources[position], self.payloads[position][0]
+            try:
+                article = unpack(source, packed)
+            except Exception:  # unpickling damaged data raises errors of many kinds
+                again = self.reread(source) if self.reread is not None else None
+                if again is None:
+                    raise
+                log.warning("%s: parse cache entry damaged, read the file again", source)
+                article = unpack(source, again)
+            self._unpacked[position] = article
         return article
 
     @property
@@ -184,7 +199,7 @@ def collect(
     """
     if found is None:
         found = find_article_files(config.sources)
-    return assemble(found, read_articles(config, found, cache=cache), clock)
+    return assemble(found, read_articles(config, found, cache=cache), clock, config)
 
 
 def read_articles(config: Config, found: FoundFiles, *, cache: bool) -> list[Result]:
@@ -198,7 +213,9 @@ def read_articles(config: Config, found: FoundFiles, *, cache: bool) -> list[Res
     )
 
 
-def assemble(found: FoundFiles, results: Sequence[Result], clock: datetime) -> Collection:
+def assemble(
+    found: FoundFiles, results: Sequence[Result], clock: datetime, config: Config
+) -> Collection:
     """The articles and rejections of `read_articles` of the `found` files."""
     sources: list[str] = []
     payloads: list[Payload] = []
@@ -224,7 +241,16 @@ def assemble(found: FoundFiles, results: Sequence[Result], clock: datetime) -> C
         payloads.append(payload)
         digests.append(digest_)
     files = len(found.names) + len(found.rejected)
-    return Collection(files, tuple(sources), tuple(payloads), tuple(digests), tuple(rejected), due)
+    reread = functools.partial(_reread, max_bytes=config.max_file_bytes)
+    return Collection(
+        files, tuple(sources), tuple(payloads), tuple(digests), tuple(rejected), due, reread
+    )
+
+
+def _reread(path: str, *, max_bytes: int) -> Packed | None:
+    """The packed article the file at `path` holds now (None if it holds none)."""
+    _, _, payload = parse_one(path, max_bytes)
+    return None if isinstance(payload, str) else payload[0]
 
 
 def merge_inputs(
@@ -327,12 +353,8 @@ def rank_all(
     heads = [payload[0][0] for payload in collection.payloads]
     drafts = sum(1 for head in heads if head[DRAFT])
     included = [i for i, head in enumerate(heads) if config.drafts or not head[DRAFT]]
-    if now is not None:
-        reference: datetime | None = now
-    else:
-        reference = max(
-            (newest_time(heads[i][PUBLISHED], heads[i][UPDATED]) for i in included), default=None
-        )
+    newest = (newest_time(heads[i][PUBLISHED], heads[i][UPDATED]) for i in included)
+    reference = reference_time(newest, now)
     stories: list[StoryRef] = []
     if reference is not None:
         if grouping is None:
@@ -604,11 +626,11 @@ def _collect_and_group(
     elsewhere = config.jobs != 1 and len(inputs) >= GROUP_ELSEWHERE_FROM
     if config.fetch.enabled:
         grouping = copies.start(group) if elsewhere else forking.later(group)
-        return assemble(found, parsed, clock), grouping, None
+        return assemble(found, parsed, clock, config), grouping, None
     record = functools.partial(_ids_record, inputs)
     start = copies.start_then if elsewhere else forking.later_then
     grouping, ids_record = start(group, record)
-    return assemble(found, parsed, clock), grouping, ids_record
+    return assemble(found, parsed, clock, config), grouping, ids_record
 
 
 def _group(inputs: Sequence[MergeInput], config: Config) -> Grouping:

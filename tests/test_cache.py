@@ -113,6 +113,24 @@ def test_a_cache_cannot_make_objects_or_run_code(config: Config, three: list[Pat
     assert load_cache(config.state_dir, header[:-1].decode().split(" ", 2)[2]).entries == {}
 
 
+def test_a_planted_article_in_the_cache_is_read_from_its_file_instead(
+    config: Config, three: list[Path]
+) -> None:
+    """An article's packed rest is unpickled only when the article is needed:
+    one that would make an object of another class is refused then, and the
+    file is read again."""
+    first = cached_collect(config)
+    stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    name = str(three[0])
+    size, mtime, digest, (packed, derived) = stored.entries[name]
+    planted = (packed[0], pickle.dumps((Path("/"),) * 8))
+    cache.append_changes(config.state_dir, {name: (size, mtime, digest, (planted, derived))}, ())
+    found = find_article_files(config.sources)
+    collection = assemble(found, read_articles(config, found, cache=True), NOW, config)
+    assert collection.payloads[collection.sources.index(name)][0] == planted  # as cached
+    assert cached_collect(config) == first
+
+
 def test_another_parser_version_ignores_the_cache(
     config: Config, three: list[Path], parsed_paths: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -254,7 +272,7 @@ def test_what_merging_derives_comes_from_the_cache_as_computed(
     found = find_article_files(config.sources)
     results = read_articles(config, found, cache=True)
     assert parsed_paths == []  # all from the cache
-    articles = assemble(found, results, NOW).articles
+    articles = assemble(found, results, NOW, config).articles
     assert len(articles) == 2
     inputs = merge_inputs(found.names, results, NOW, drafts=False)
     assert inputs == [merge_input(a) for a in articles]  # canonical URLs and title tokens

@@ -22,7 +22,7 @@ def test_layout_matches_the_model() -> None:
     # pack/unpack spell out these fields: change them together with model.py.
     assert LAYOUT == (
         "head(title,url,published,updated,heat,quality,draft,provider,topics);"
-        "rest(excerpt,body,amp_url,cdn_amp_url,category,type,images,related);"
+        "rest(excerpt,body,amp_url,cdn_amp_url,category,type,images,related) pickled;"
         "Article(source,title,url,published,updated,excerpt,body,amp_url,cdn_amp_url,"
         "category,type,heat,quality,draft,provider,topics,images,related);"
         "Related(title,url,excerpt,published,provider,quality,images);"
