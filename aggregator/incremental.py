@@ -181,19 +181,26 @@ def prepared_file(path: str, data: bytes) -> PlannedFile:
 
 
 def write_changed(
-    files: Sequence[PlannedFile], output: Path, previous: Mapping[str, Any], *, jobs: int = 1
+    files: Sequence[PlannedFile],
+    output: Path,
+    previous: Mapping[str, Any],
+    *,
+    jobs: int = 1,
+    before_writing: Callable[[], None] | None = None,
 ) -> tuple[list[FeedResult], FileRecords]:
     """Render (over up to `jobs` processes, 0: all cores) and publish the files whose
     digest changed or which are no longer as the last build wrote them; `previous`
-    is that build's file records.
+    is that build's file records. `before_writing`, if given, is called once
+    everything is rendered, before any file is written.
 
     Returns a result per file, in order (`changed` when its bytes were written),
     and the file records for the next build. Raises `EmitError` as `publish` does.
     """
     stale = [f for f in files if not _as_written(previous.get(f.path), f.digest, output / f.path)]
-    written = publish(
-        {output / f.path: data for f, data in zip(stale, _contents(stale, jobs), strict=True)}
-    )
+    contents = _contents(stale, jobs)
+    if before_writing is not None:
+        before_writing()
+    written = publish({output / f.path: data for f, data in zip(stale, contents, strict=True)})
     records: FileRecords = {}
     for planned in files:
         stamp = _stamp(output / planned.path)

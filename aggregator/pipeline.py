@@ -578,18 +578,25 @@ def write_feeds(
         report.articles = len(publication.stories)
         if not options.force:
             check_drop(previous.get("articles"), report.articles, config.publish.max_drop_ratio)
-        # Ids first: should writing the feeds fail, the next build still gives
-        # these stories the ids their readers may already have seen.
-        if ids_record is None:  # fetching may have changed the stories' links
-            record = story_ids_record(story_id_map(map(ranking.story, ranking.stories)))
-        else:
-            record = ids_record.result()
-        save_story_ids(config.state_dir, record)
-    planned = output_plan(publication, config, collection)
-    written = previous.get("files")
-    results, files = write_changed(
-        planned, config.output, written if isinstance(written, dict) else {}, jobs=config.jobs
-    )
+        planned = output_plan(publication, config, collection)
+
+        def save_ids() -> None:
+            # Before any feed is written: should writing them fail, the next build
+            # still gives these stories the ids their readers may already have seen.
+            if ids_record is None:  # fetching may have changed the stories' links
+                record = story_ids_record(story_id_map(map(ranking.story, ranking.stories)))
+            else:  # made by the copy that grouped, while this process rendered
+                record = ids_record.result()
+            save_story_ids(config.state_dir, record)
+
+        written = previous.get("files")
+        results, files = write_changed(
+            planned,
+            config.output,
+            written if isinstance(written, dict) else {},
+            jobs=config.jobs,
+            before_writing=save_ids,
+        )
     report.feeds = [r for r in results if r.path not in INDEX_FILES]
     if config.publish.prune_orphans:
         orphans = (stem for stem, _ in publication.orphans)
@@ -618,7 +625,7 @@ def _collect_and_group(
     Grouping needs only a little of each article, read from the parse results
     without unpacking them: with many articles and more than one job, a copy of
     this process groups them while this one unpacks them, hands the grouping
-    over, and then makes the record while this one makes the stories.
+    over, and then makes the record while this one ranks and renders.
     """
     parsed = read_articles(config, found, cache=True)
     inputs = merge_inputs(found.names, parsed, clock, config.drafts)

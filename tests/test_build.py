@@ -12,7 +12,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from aggregator import pipeline
+from aggregator import incremental, pipeline
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config
 from aggregator.model import BuildReport
@@ -338,3 +338,29 @@ def test_a_story_has_the_same_digests_whether_packed_or_unpacked(
     changed = collection.copy_digests(dataclasses.replace(story, lead=moved))
     assert changed[0] != collection.copy_digests(ref)[0]
     assert changed[1:] == collection.copy_digests(ref)[1:]
+
+
+@pytest.mark.usefixtures("sample")
+def test_story_ids_are_kept_before_any_feed_is_written(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should writing the feeds fail, the next build must still know the ids
+    that readers may already have seen: they are saved once the feeds are
+    rendered and before the first is written."""
+    events: list[str] = []
+    real_save, real_publish = pipeline.save_story_ids, incremental.publish
+    monkeypatch.setattr(
+        pipeline, "save_story_ids", lambda *a: (events.append("ids"), real_save(*a))[1]
+    )
+    monkeypatch.setattr(
+        incremental, "publish", lambda files: (events.append("write"), real_publish(files))[1]
+    )
+    real_render = incremental.render_all
+    monkeypatch.setattr(
+        incremental,
+        "render_all",
+        lambda *a, **k: (events.append("render"), real_render(*a, **k))[1],
+    )
+    build(config)
+    assert events == ["render", "ids", "write"]
+    assert (config.state_dir / "story-ids.json").is_file()
