@@ -232,6 +232,30 @@ def _members(roots: Sequence[int]) -> list[Sequence[int]]:
     return [more.get(index, (index,)) for index, root in enumerate(roots) if root == index]
 
 
+#: What the story of one copy takes from it: `StoryRef`'s fields from `topics`
+#: to `quality` (see `alone`).
+Alone = tuple[tuple[str, ...], datetime, datetime, float, float]
+
+
+def alone(heads: Sequence[Head], positions: Sequence[int] | None = None) -> list[Alone]:
+    """For each article at `positions` (by default 0, 1, ...) in `heads`, what
+    the story would take from it if it were its only copy. Made before the
+    grouping is known (most stories have one copy), it leaves `story_refs`
+    less to do once it is."""
+    topics_of = _TopicKeys()
+    chosen = heads if positions is None else [heads[position] for position in positions]
+    return [
+        (
+            topics_of[h[TOPICS]],
+            h[PUBLISHED],
+            newest_time(h[PUBLISHED], h[UPDATED]),
+            h[HEAT],
+            h[QUALITY],
+        )
+        for h in chosen
+    ]
+
+
 def story_refs(
     heads: Sequence[Head],
     grouping: Grouping,
@@ -239,12 +263,16 @@ def story_refs(
     reference: datetime,
     *,
     positions: Sequence[int] | None = None,
+    singles: Sequence[Alone] | None = None,
 ) -> list[StoryRef]:
     """The stories of `grouping` as `StoryRef`s, leads chosen as `merge_stories`
     says. The articles grouped are at `positions` (by default 0, 1, ...) in
-    `heads`, which holds their `compact.Head`s; the refs name those positions."""
+    `heads`, which holds their `compact.Head`s; the refs name those positions.
+    `singles`, if given, is `alone(heads, positions)`."""
     with _cyclic_gc_paused():
-        return _story_refs(heads, grouping, weights, reference, positions)
+        if singles is None:
+            singles = alone(heads, positions)
+        return _story_refs(heads, grouping, weights, reference, positions, singles)
 
 
 def _story_refs(
@@ -253,32 +281,19 @@ def _story_refs(
     weights: RankConfig,
     reference: datetime,
     positions: Sequence[int] | None,
+    singles: Sequence[Alone],
 ) -> list[StoryRef]:
-    order = grouping.order if positions is None else [positions[i] for i in grouping.order]
+    order = grouping.order
+    at = order if positions is None else [positions[i] for i in order]
     topics_of = _TopicKeys()
     refs = []
     for places, story_id_ in zip(_members(grouping.roots), grouping.ids, strict=True):
         if len(places) == 1:  # most stories: one copy, nothing to rank or combine
-            position = order[places[0]]
-            first = heads[position]
-            published = first[PUBLISHED]
-            # StoryRef's fields in order (id, copies, topics, published, updated,
-            # heat, quality, providers), by position: by keyword the call costs more.
-            refs.append(
-                StoryRef(
-                    story_id_,
-                    (position,),
-                    topics_of[first[TOPICS]],
-                    published,
-                    newest_time(published, first[UPDATED]),
-                    first[HEAT],
-                    first[QUALITY],
-                    1,
-                )
-            )
+            place = places[0]
+            refs.append(StoryRef(story_id_, (at[place],), *singles[order[place]], 1))
         else:
-            positions = [order[place] for place in places]
-            refs.append(_story_ref(story_id_, positions, heads, reference, weights, topics_of))
+            copies = [at[place] for place in places]
+            refs.append(_story_ref(story_id_, copies, heads, reference, weights, topics_of))
     return refs
 
 

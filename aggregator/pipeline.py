@@ -27,9 +27,7 @@ from aggregator.build import BuildOptions
 from aggregator.cache import Result, parse_with_cache
 from aggregator.compact import (
     DRAFT,
-    PUBLISHED,
     TOPICS,
-    UPDATED,
     Packed,
     Payload,
     derive,
@@ -57,6 +55,7 @@ from aggregator.jsonfeed import render_json
 from aggregator.merge import (
     Grouping,
     MergeInput,
+    alone,
     group_articles,
     story_id_map,
     story_refs,
@@ -69,7 +68,6 @@ from aggregator.model import (
     Rejection,
     Story,
     StoryRef,
-    newest_time,
 )
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
@@ -343,29 +341,35 @@ def rank_all(
     config: Config,
     now: datetime | None,
     *,
-    grouping: Grouping | None = None,
+    grouping: Callable[[], Grouping] | None = None,
 ) -> Ranking[StoryRef]:
     """Merge copies into stories and rank them. Pure.
 
-    `grouping`, if given, is `group_articles` of the articles merged (see
-    `merge_inputs`), with the ids the previous build kept.
+    `grouping`, if given, gives `group_articles` of the articles merged (see
+    `merge_inputs`), with the ids the previous build kept; it is asked for
+    once the work that needs no grouping is done (it may be in the making in
+    a copy of this process).
     """
     heads = [payload[0][0] for payload in collection.payloads]
     drafts = sum(1 for head in heads if head[DRAFT])
     included = [i for i, head in enumerate(heads) if config.drafts or not head[DRAFT]]
-    newest = (newest_time(heads[i][PUBLISHED], heads[i][UPDATED]) for i in included)
-    reference = reference_time(newest, now)
+    singles = alone(heads, included)
+    reference = reference_time((single[2] for single in singles), now)
+    names = display_names(name for i in included for name in heads[i][TOPICS])
     stories: list[StoryRef] = []
     if reference is not None:
         if grouping is None:
             sources, payloads = collection.sources, collection.payloads
             inputs = [merge_input(sources[i], *payloads[i]) for i in included]
-            grouping = group_articles(inputs, config.merge, {})
-        elif len(grouping.order) != len(included):
-            raise ValueError("the grouping is of other articles")
-        merged = story_refs(heads, grouping, config.rank, reference, positions=included)
+            grouped = group_articles(inputs, config.merge, {})
+        else:
+            grouped = grouping()
+            if len(grouped.order) != len(included):
+                raise ValueError("the grouping is of other articles")
+        merged = story_refs(
+            heads, grouped, config.rank, reference, positions=included, singles=singles
+        )
         stories = rank_stories(merged, reference, config.rank)
-    names = display_names(name for i in included for name in heads[i][TOPICS])
     return Ranking(
         tuple(stories), reference, names, drafts, len(included) - len(stories), collection.article
     )
@@ -560,7 +564,7 @@ def write_feeds(
         collection, grouping, ids_record = _collect_and_group(config, found, clock, copies)
         published = published_feeds(config.output)
         ranking: Ranking[Ranked] = rank_all(
-            collection, config, options.now, grouping=grouping.result()
+            collection, config, options.now, grouping=grouping.result
         )
         report = BuildReport(
             files=collection.files,
