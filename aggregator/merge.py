@@ -20,6 +20,7 @@ import bisect
 import contextlib
 import gc
 import hashlib
+import itertools
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence, Set
@@ -298,25 +299,40 @@ def _story_refs(
 
 
 def _story_ids(
-    stories: Iterable[Sequence[int]],
+    stories: Sequence[Sequence[int]],
     times: Sequence[float],
     keys: Sequence[Collection[str]],
     known: Mapping[str, str],
 ) -> list[str]:
     """`assign_story_ids` of `stories`, each the indices of its copies in `times`
-    and `keys`. With nothing known, the ids of rule 2 alone, found without listing
-    the copies of the stories first: most stories have one."""
-    if known:
-        copies = [[(times[i], keys[i]) for i in indices] for indices in stories]
-        return assign_story_ids(copies, known)
-    return [
-        story_id(
-            min(keys[indices[0]])
-            if len(indices) == 1
-            else min((times[i], min(keys[i])) for i in indices)[1]
-        )
-        for indices in stories
-    ]
+    and `keys`, found without listing the copies of every story first: most
+    stories have one, known by one URL. With nothing known, the ids of rule 2
+    alone."""
+    if not known:
+        return [
+            story_id(
+                min(keys[indices[0]])
+                if len(indices) == 1
+                else min((times[i], min(keys[i])) for i in indices)[1]
+            )
+            for indices in stories
+        ]
+    carried: list[Collection[str]] = []
+    for indices in stories:
+        if len(indices) == 1:
+            urls = keys[indices[0]]
+        else:
+            urls = set().union(*map(keys.__getitem__, indices))
+        if len(urls) == 1:  # most stories: one copy, known by one URL
+            old = known.get(next(iter(urls)))
+            carried.append(() if old is None else (old,))
+        else:
+            carried.append({old for url in urls if (old := known.get(url)) is not None})
+
+    def copies(number: int) -> list[CopyKeys]:
+        return [(times[i], keys[i]) for i in stories[number]]
+
+    return _claimed_ids(carried, copies, known)
 
 
 def _identity(article: Article, url: str) -> Identity:
@@ -519,13 +535,24 @@ def assign_story_ids(stories: Sequence[Sequence[CopyKeys]], known: Mapping[str, 
     """
     if not known:
         return [story_id(_earliest(copies)[1]) for copies in stories]
-    # Most stories carry one known id that no other story carries: theirs whatever
-    # the order below, which only decides between rival claims.
     carried = [
         {old for _, keys in copies for url in keys if (old := known.get(url)) is not None}
         for copies in stories
     ]
-    claimants = Counter(old for olds in carried for old in olds)
+    return _claimed_ids(carried, stories.__getitem__, known)
+
+
+def _claimed_ids(
+    carried: Sequence[Collection[str]],
+    copies_of: Callable[[int], Sequence[CopyKeys]],
+    known: Mapping[str, str],
+) -> list[str]:
+    """`assign_story_ids` of stories given by the distinct known ids each carries
+    and by what lists the copies of a story by its number: asked only of the few
+    stories that do not carry one id of their own."""
+    # Most stories carry one known id that no other story carries: theirs whatever
+    # the order below, which only decides between rival claims.
+    claimants = Counter(itertools.chain.from_iterable(carried))
     ids: dict[int, str] = {}
     contested = []
     for number, olds in enumerate(carried):
@@ -535,9 +562,8 @@ def assign_story_ids(stories: Sequence[Sequence[CopyKeys]], known: Mapping[str, 
             contested.append(number)
     claims: list[tuple[int, float, str, str, int]] = []
     for number in contested:
-        copies = stories[number]
         best: dict[str, tuple[int, float, str]] = {}
-        for when, keys in copies:
+        for when, keys in copies_of(number):
             for url in keys:
                 old = known.get(url)
                 if old is not None:
@@ -549,11 +575,11 @@ def assign_story_ids(stories: Sequence[Sequence[CopyKeys]], known: Mapping[str, 
         if number not in ids and old not in taken:
             ids[number] = old
             taken.add(old)
-    firsts = {n: _earliest(stories[n]) for n in range(len(stories)) if n not in ids}
+    firsts = {n: _earliest(copies_of(n)) for n in range(len(carried)) if n not in ids}
     for number in sorted(firsts, key=firsts.__getitem__):
-        ids[number] = _fresh_id(stories[number], firsts[number][1], taken)
+        ids[number] = _fresh_id(copies_of(number), firsts[number][1], taken)
         taken.add(ids[number])
-    return [ids[number] for number in range(len(stories))]
+    return [ids[number] for number in range(len(carried))]
 
 
 def _earliest(copies: Sequence[CopyKeys]) -> tuple[float, str]:
