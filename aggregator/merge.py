@@ -210,12 +210,14 @@ def group_articles(
     `title_pairs` remembers."""
     find_pairs = TitlePairSearch() if title_pairs is None else title_pairs
     with _cyclic_gc_paused():
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i][0])
-        keys = [inputs[i][1] for i in order]
-        times = [inputs[i][0][1] for i in order]
+        # Indexing lists, not calling a lambda, and each input looked up once.
+        order = sorted(range(len(inputs)), key=[identity for identity, _, _ in inputs].__getitem__)
+        ordered = [inputs[i] for i in order]
+        keys = [urls for _, urls, _ in ordered]
+        times = [identity[1] for identity, _, _ in ordered]
+        tokens = [words for _, _, words in ordered]
         groups = _UnionFind(times)
         _join_same_urls(keys, groups)
-        tokens = [inputs[i][2] for i in order]
         window = merge.window_hours * 3600.0
         _join_titles(times, tokens, window, merge.title_similarity, find_pairs, groups)
         roots = [groups.find(index) for index in range(len(order))]
@@ -400,9 +402,10 @@ def _join_titles(
         same, place = articles_with[tokens[index]], place_of.get(index, 0)
         when = times[index]
         start = bisect.bisect_left(same, when - window, 0, place, key=when_of)
-        candidates = set(same[start:place])
-        candidates.update(similar.get(index, ()))
-        for other in sorted(candidates, key=lambda i: (times[i], i)):
+        candidates = same[start:place]  # in order already, as `same` is
+        if index in similar:
+            candidates = sorted({*candidates, *similar[index]}, key=lambda i: (times[i], i))
+        for other in candidates:
             root, other_root = groups.find(index), groups.find(other)
             if root != other_root and (
                 when - min(groups.earliest[root], groups.earliest[other_root]) <= window
