@@ -120,7 +120,7 @@ def parse_article(data: bytes, where: str) -> Article:
 
 def decode(data: bytes, where: str) -> str:
     """UTF-8 text (a byte-order mark is dropped) with newlines made `\\n`."""
-    if not data.strip():
+    if not data or data.isspace():  # data.strip() without copying the file
         raise SourceError(where, "file is empty")
     try:
         text = data.decode("utf-8-sig")
@@ -130,6 +130,8 @@ def decode(data: bytes, where: str) -> str:
         ) from None
     if "\x00" in text:
         raise SourceError(where, "binary file (contains NUL bytes)")
+    if "\r" not in text:  # most files: neither replace would change it
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

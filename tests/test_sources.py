@@ -129,6 +129,8 @@ def test_unusable_optional_links_are_dropped_not_fatal() -> None:
     ("data", "expected"),
     [
         (b"", "file is empty"),
+        (b" \t\r\n\x0b\x0c", "file is empty"),
+        (b"\x1c", "expected the file to start with a '---' line"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
         ("---\ntitle: caf\xe9\n---\n".encode("latin-1"), "not UTF-8 text (bad byte at offset"),
         (b"---\ntitle: a\x00b\n---\n", "binary file"),
@@ -161,8 +163,9 @@ def test_deep_nesting_is_rejected_not_crashing() -> None:
     assert "invalid YAML" in reason("---\ntitle: " + "[" * 20000 + "]" * 20000 + "\n---\n")
 
 
-def test_bom_and_crlf_are_accepted() -> None:
-    text = article_text(front_matter()).replace("\n", "\r\n")
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_bom_and_crlf_are_accepted(newline: str) -> None:
+    text = article_text(front_matter()).replace("\n", newline)
     article = parse_article(b"\xef\xbb\xbf" + text.encode("utf-8"), "a.txt")
     assert article.title == "Regulators approve new battery factory"
 
