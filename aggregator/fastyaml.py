@@ -58,11 +58,11 @@ _SINGLE_QUOTED = f"'(?!{_TIMELIKE}')[^'{_BAD}]*(?:''[^'{_BAD}]*)*'"
 # read as numbers: never plain text in the subset, whatever their case.
 _SPECIAL_WORDS = tuple("yes no y n on off true false null inf infinity nan".split())
 _SPECIAL_WORD = f"(?i:{'|'.join(_SPECIAL_WORDS)})"
-# ASCII letters that start no special word, in either case: a key that starts with
-# one cannot be a special word, and is not looked at twice (the lookahead costs as
-# much as matching the key). The branch with the lookahead excludes them: were a
-# key matched by both branches, a document that fails on its last line would be
-# retried both ways for each such key, exponentially.
+# ASCII letters that start no special word, in either case: a key or a plain text
+# that starts with one cannot be a special word, and is not looked at twice (the
+# lookahead costs as much as matching the key). The branch with the lookahead
+# excludes them: were a word matched by both branches, a document that fails on
+# its last line would be retried both ways for each such word, exponentially.
 _PLAIN_INITIALS = "".join(
     c for c in string.ascii_letters if c.lower() not in {w[0] for w in _SPECIAL_WORDS}
 )
@@ -73,7 +73,8 @@ _SPECIAL_INITIALS = "".join(c for c in string.ascii_letters if c not in _PLAIN_I
 _CHAR = r"[\w.&'()/+!?,;=%@~*$-]"
 _RUN = rf"{_CHAR}*(?::+{_CHAR}+)*"
 _PLAIN_TEXT = (
-    rf"(?!{_SPECIAL_WORD}(?![^\n]))(?:[^\W\d_]|[0-9]+[ac-df-np-wyzAC-DF-NP-WYZ])"
+    rf"(?:[{_PLAIN_INITIALS}]|(?!{_SPECIAL_WORD}(?![^\n]))[^\W\d_{_PLAIN_INITIALS}]"
+    r"|[0-9]+[ac-df-np-wyzAC-DF-NP-WYZ])"
     rf"{_RUN}(?:[ ]{_CHAR}{_RUN})*"
 )
 _INTEGER = r"-?(?:0|[1-9][0-9]{0,17})"

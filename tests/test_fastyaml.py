@@ -373,7 +373,22 @@ def test_keys_are_words_but_the_special_ones(key: str) -> None:
     assert fastyaml.in_plain_subset(f"{key}: 1") == (is_word and not is_special)
 
 
-@pytest.mark.parametrize("line", ["key{}:"])
+@settings(max_examples=2000)
+@given(
+    special_words_in_any_case
+    | st.from_regex(r"[A-Za-z\u0130\u0131\u017f][A-Za-z0-9\u0130\u0131\u017f]{0,8}", fullmatch=True)
+)
+@example("\u0131nf")
+@example("\u0130NF")
+@example("ye\u017f")
+@example("article")
+def test_plain_words_are_words_but_the_special_ones(word: str) -> None:
+    is_special = re.fullmatch(fastyaml._SPECIAL_WORD, word) is not None
+    assert (re.fullmatch(fastyaml._PLAIN_TEXT, word) is not None) == (not is_special)
+    assert_same(f"a: {word}")
+
+
+@pytest.mark.parametrize("line", ["key{}:", "- value {}"])
 def test_a_document_failing_on_its_last_line_is_refused_in_linear_time(line: str) -> None:
     # Were a key or a word matched two ways, the engine would retry every line
     # both ways before giving up: 2**20 tries here, seconds; one way, microseconds.
