@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 from types import ModuleType
 from typing import Any
 
@@ -55,14 +56,25 @@ _DOUBLE_QUOTED = f'"(?!{_TIMELIKE}")[^"\\\\{_BAD}]*(?:\\\\["\\\\][^"\\\\{_BAD}]*
 _SINGLE_QUOTED = f"'(?!{_TIMELIKE}')[^'{_BAD}]*(?:''[^'{_BAD}]*)*'"
 # YAML 1.1 words PyYAML resolves to booleans or null, and words some float parsers
 # read as numbers: never plain text in the subset, whatever their case.
-_SPECIAL_WORD = r"(?i:yes|no|y|n|on|off|true|false|null|inf|infinity|nan)"
+_SPECIAL_WORDS = tuple("yes no y n on off true false null inf infinity nan".split())
+_SPECIAL_WORD = f"(?i:{'|'.join(_SPECIAL_WORDS)})"
+# ASCII letters that start no special word, in either case: a key or a plain text
+# that starts with one cannot be a special word, and is not looked at twice (the
+# lookahead costs as much as matching the key). The branch with the lookahead
+# excludes them: were a word matched by both branches, a document that fails on
+# its last line would be retried both ways for each such word, exponentially.
+_PLAIN_INITIALS = "".join(
+    c for c in string.ascii_letters if c.lower() not in {w[0] for w in _SPECIAL_WORDS}
+)
+_SPECIAL_INITIALS = "".join(c for c in string.ascii_letters if c not in _PLAIN_INITIALS)
 # Plain text: runs of these characters; a colon only between two of them (so
 # URLs pass, and no run ends in the ": " or ":" of a mapping); single spaces
 # between runs (so no " #" comment and no trailing space).
 _CHAR = r"[\w.&'()/+!?,;=%@~*$-]"
 _RUN = rf"{_CHAR}*(?::+{_CHAR}+)*"
 _PLAIN_TEXT = (
-    rf"(?!{_SPECIAL_WORD}(?![^\n]))(?:[^\W\d_]|[0-9]+[ac-df-np-wyzAC-DF-NP-WYZ])"
+    rf"(?:[{_PLAIN_INITIALS}]|(?!{_SPECIAL_WORD}(?![^\n]))[^\W\d_{_PLAIN_INITIALS}]"
+    r"|[0-9]+[ac-df-np-wyzAC-DF-NP-WYZ])"
     rf"{_RUN}(?:[ ]{_CHAR}{_RUN})*"
 )
 _INTEGER = r"-?(?:0|[1-9][0-9]{0,17})"
@@ -76,11 +88,14 @@ _DATE = (
 )
 _TIME = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
 _ZONE = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+# An integer is tried before the dates and decimals, not after them: it is the
+# commoner value. Whether a line matches does not depend on the order, as the end
+# of the line is checked after the alternation.
 _VALUE = (
-    rf"(?:{_DOUBLE_QUOTED}|{_SINGLE_QUOTED}|true|false|null|~|{_DATE}(?:{_TIME}{_ZONE})?"
-    rf"|{_DECIMAL}|{_INTEGER}|{_PLAIN_TEXT})(?![^\n])"
+    rf"(?:{_DOUBLE_QUOTED}|{_SINGLE_QUOTED}|true|false|null|~|{_INTEGER}"
+    rf"|{_DATE}(?:{_TIME}{_ZONE})?|{_DECIMAL}|{_PLAIN_TEXT})(?![^\n])"
 )
-_KEY = rf"(?!{_SPECIAL_WORD}:)[A-Za-z][A-Za-z0-9_]*"
+_KEY = rf"(?:[{_PLAIN_INITIALS}]|(?!{_SPECIAL_WORD}:)[{_SPECIAL_INITIALS}])[A-Za-z0-9_]*"
 _ENTRY = rf"(?:{_KEY}:(?:[ ]{_VALUE}|(?![^\n]))|-[ ](?:{_KEY}:(?:[ ]{_VALUE}|(?![^\n]))|{_VALUE}))"
 _COMMENT = f"#[^\\t{_BAD}]*"
 _LINE = rf"[ ]{{0,16}}(?:{_ENTRY}|{_COMMENT})?"

@@ -120,7 +120,7 @@ def parse_article(data: bytes, where: str) -> Article:
 
 def decode(data: bytes, where: str) -> str:
     """UTF-8 text (a byte-order mark is dropped) with newlines made `\\n`."""
-    if not data.strip():
+    if not data or data.isspace():  # data.strip() without copying the file
         raise SourceError(where, "file is empty")
     try:
         text = data.decode("utf-8-sig")
@@ -130,6 +130,8 @@ def decode(data: bytes, where: str) -> str:
         ) from None
     if "\x00" in text:
         raise SourceError(where, "binary file (contains NUL bytes)")
+    if "\r" not in text:  # most files: neither replace would change it
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -204,6 +206,8 @@ def article_from_mapping(mapping: Mapping[Any, Any], where: str, *, body: str = 
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The largest of the integers that a float holds exactly, as all smaller ones.
+_EXACT_IN_FLOAT = 2**53
 
 
 class _Fields:
@@ -243,15 +247,14 @@ class _Fields:
         return text
 
     def url(self, name: str, *, required: bool = False) -> str | None:
-        value = self.get(name, required)
-        if value is None:
+        value = self.mapping.get(name)
+        link = value.strip() if isinstance(value, str) else value
+        if isinstance(link, str) and is_http_url(link):
+            return link
+        if self.get(name, required) is None:  # missing: an error only when required
             return None
-        if isinstance(value, str):
-            value = value.strip()
-            if is_http_url(value):
-                return value
         if required:
-            raise self.fail(name, "an absolute http or https URL", value)
+            raise self.fail(name, "an absolute http or https URL", link)
         return None  # an unusable optional link is dropped, not fatal
 
     def moment(self, name: str, *, required: bool = False) -> datetime | None:
@@ -294,6 +297,9 @@ class _Fields:
         raise self.fail(name, "true or false", value)
 
     def integer(self, name: str) -> int | None:
+        value = self.mapping.get(name)
+        if type(value) is int and 0 <= value <= _EXACT_IN_FLOAT:
+            return value  # most sizes: what the conversions below would give back
         value = self.get(name, False)
         if value is None:
             return None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -344,6 +346,56 @@ def _grammar_lines() -> st.SearchStrategy[str]:
 @given(st.lists(_grammar_lines(), min_size=1, max_size=8))
 def test_random_structures_agree(lines: list[str]) -> None:
     assert_same("\n".join(lines))
+
+
+#: The special words with each letter in either case.
+special_words_in_any_case = st.sampled_from(fastyaml._SPECIAL_WORDS).flatmap(
+    lambda word: st.tuples(*(st.sampled_from((c, c.upper())) for c in word)).map("".join)
+)
+
+
+@settings(max_examples=2000)
+@given(
+    special_words_in_any_case
+    | st.from_regex(r"[A-Za-z0-9_\u0130\u0131\u017f]{1,9}", fullmatch=True)
+)
+@example("Infinity")
+@example("nAn")
+@example("title")
+@example("on1")
+@example("\u0131nf")
+def test_keys_are_words_but_the_special_ones(key: str) -> None:
+    is_word = re.fullmatch("[A-Za-z][A-Za-z0-9_]*", key) is not None
+    is_special = re.fullmatch(fastyaml._SPECIAL_WORD, key) is not None
+    assert (re.fullmatch(f"{fastyaml._KEY}:", f"{key}:") is not None) == (
+        is_word and not is_special
+    )
+    assert fastyaml.in_plain_subset(f"{key}: 1") == (is_word and not is_special)
+
+
+@settings(max_examples=2000)
+@given(
+    special_words_in_any_case
+    | st.from_regex(r"[A-Za-z\u0130\u0131\u017f][A-Za-z0-9\u0130\u0131\u017f]{0,8}", fullmatch=True)
+)
+@example("\u0131nf")
+@example("\u0130NF")
+@example("ye\u017f")
+@example("article")
+def test_plain_words_are_words_but_the_special_ones(word: str) -> None:
+    is_special = re.fullmatch(fastyaml._SPECIAL_WORD, word) is not None
+    assert (re.fullmatch(fastyaml._PLAIN_TEXT, word) is not None) == (not is_special)
+    assert_same(f"a: {word}")
+
+
+@pytest.mark.parametrize("line", ["key{}:", "- value {}"])
+def test_a_document_failing_on_its_last_line_is_refused_in_linear_time(line: str) -> None:
+    # Were a key or a word matched two ways, the engine would retry every line
+    # both ways before giving up: 2**20 tries here, seconds; one way, microseconds.
+    text = "\n".join([*(line.format(index) for index in range(20)), "a: []"])
+    start = time.perf_counter()
+    assert not fastyaml.in_plain_subset(text)
+    assert time.perf_counter() - start < 0.5
 
 
 def test_timestamps_are_what_pyyaml_makes() -> None:

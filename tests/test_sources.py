@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from aggregator.errors import SourceError
 from aggregator.files import find_article_files
-from aggregator.sources import parse_article, read_article
+from aggregator.sources import _Fields, parse_article, read_article
+from aggregator.text import is_http_url
 from tests.conftest import SECRET, WriteArticle, article_text, front_matter
 
 REPO = Path(__file__).resolve().parent.parent
@@ -125,10 +129,71 @@ def test_unusable_optional_links_are_dropped_not_fatal() -> None:
     assert [i.url for i in article.images] == ["https://img.example.com/b.png"]  # type: ignore[attr-defined]
 
 
+def outcome(read: Callable[[], object]) -> object:
+    """What a field read gives: its value, or the exception it raises."""
+    try:
+        return read()
+    except (SourceError, OverflowError) as error:
+        return type(error), str(error)
+
+
+def reference_url(value: object, required: bool) -> object:
+    """`_Fields.url` by its definition: a link with its whitespace stripped."""
+    if value is None or value == "":
+        if required:
+            raise SourceError("a.txt", "u: required field is missing")
+        return None
+    link = value.strip() if isinstance(value, str) else value
+    if isinstance(link, str) and is_http_url(link):
+        return link
+    if required:
+        raise _Fields({}, "a.txt", "").fail("u", "an absolute http or https URL", link)
+    return None
+
+
+@given(
+    st.none()
+    | st.integers()
+    | st.text(max_size=20)
+    | st.sampled_from(
+        ["https://a.example/x", " http://a.example ", "\u3000https://a.example/\n", "ftp://a"]
+    ),
+    st.booleans(),
+)
+@example("", True)
+@example("  ", True)
+def test_links_are_read_by_their_definition(value: object, required: bool) -> None:
+    read = outcome(lambda: _Fields({"u": value}, "a.txt", "").url("u", required=required))
+    assert read == outcome(lambda: reference_url(value, required))
+
+
+def reference_integer(value: object) -> object:
+    """`_Fields.integer` by its definition: a whole number of 0 or more, as a float
+    holds it (so 2**53 + 1 reads 2**53)."""
+    if value is None or value == "":
+        return None
+    number = _Fields({"n": value}, "a.txt", "").number("n")
+    if not number.is_integer() or number < 0:
+        raise _Fields({}, "a.txt", "").fail("n", "a whole number of 0 or more", value)
+    return int(number)
+
+
+@given(
+    st.integers()
+    | st.integers(2**53 - 2, 2**53 + 2)
+    | st.sampled_from([True, False, 1.0, 1.5, -0.0, "7", " 8 ", "x", 10**400])
+)
+def test_sizes_are_read_by_their_definition(value: object) -> None:
+    read = outcome(lambda: _Fields({"n": value}, "a.txt", "").integer("n"))
+    assert read == outcome(lambda: reference_integer(value))
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
         (b"", "file is empty"),
+        (b" \t\r\n\x0b\x0c", "file is empty"),
+        (b"\x1c", "expected the file to start with a '---' line"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
         ("---\ntitle: caf\xe9\n---\n".encode("latin-1"), "not UTF-8 text (bad byte at offset"),
         (b"---\ntitle: a\x00b\n---\n", "binary file"),
@@ -161,8 +226,9 @@ def test_deep_nesting_is_rejected_not_crashing() -> None:
     assert "invalid YAML" in reason("---\ntitle: " + "[" * 20000 + "]" * 20000 + "\n---\n")
 
 
-def test_bom_and_crlf_are_accepted() -> None:
-    text = article_text(front_matter()).replace("\n", "\r\n")
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_bom_and_crlf_are_accepted(newline: str) -> None:
+    text = article_text(front_matter()).replace("\n", newline)
     article = parse_article(b"\xef\xbb\xbf" + text.encode("utf-8"), "a.txt")
     assert article.title == "Regulators approve new battery factory"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,7 +12,15 @@ from hypothesis import strategies as st
 
 from aggregator.errors import SourceError
 from aggregator.sources import split_front_matter
-from aggregator.text import _WHITESPACE, is_http_url, one_line, shorten, xml_safe
+from aggregator.text import (
+    _WHITESPACE,
+    _WHITESPACE_BUT_SPACE,
+    is_http_url,
+    is_one_line,
+    one_line,
+    shorten,
+    xml_safe,
+)
 
 
 def reference_is_http_url(url: str) -> bool:
@@ -66,6 +76,23 @@ text_parts = st.sampled_from(
 @given(st.lists(text_parts, max_size=12).map("".join) | st.text(max_size=40), st.integers(2, 30))
 def test_one_line_is_its_definition(text: str, limit: int) -> None:
     assert one_line(text, limit) == reference_one_line(text, limit)
+
+
+@settings(max_examples=3000)
+@given(st.lists(text_parts, max_size=12).map("".join) | st.text(max_size=40))
+@example(" ")
+@example("a ")
+@example(" a")
+@example("a  b")
+@example("a\u3000b")
+def test_is_one_line_is_its_definition(text: str) -> None:
+    assert is_one_line(text) == (text != "" and reference_one_line(text, len(text)) == text)
+
+
+def test_whitespace_but_space_is_whitespace_but_space() -> None:
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    listed = re.findall(f"[{_WHITESPACE_BUT_SPACE}]", every)
+    assert listed == [c for c in re.findall(r"\s", every) if c != " "]
 
 
 line_parts = st.sampled_from(
