@@ -268,7 +268,9 @@ class _Fields:
 
     def number(self, name: str) -> float:
         value = self.mapping.get(name)
-        if type(value) is int or (type(value) is float and math.isfinite(value)):
+        if (type(value) is int and -_EXACT_IN_FLOAT <= value <= _EXACT_IN_FLOAT) or (
+            type(value) is float and math.isfinite(value)
+        ):
             return float(value)  # most numbers: nothing to check
         value = self.get(name, False)
         if value is None:
@@ -282,9 +284,13 @@ class _Fields:
                 raise self.fail(name, "a number", value) from None
         if not isinstance(value, int | float):
             raise self.fail(name, "a number", value)
-        if not math.isfinite(value):
+        try:
+            number = float(value)  # an integer of 309 digits or more does not fit
+        except OverflowError:
+            raise self.fail(name, "a finite number", value) from None
+        if not math.isfinite(number):
             raise self.fail(name, "a finite number", value)
-        return float(value)
+        return number
 
     def flag(self, name: str, *, default: bool) -> bool:
         value = self.mapping.get(name)
