@@ -39,11 +39,11 @@ from aggregator.config import Config
 from aggregator.files import FoundFiles, settled_before
 from aggregator.model import BuildReport, FeedResult, Ranked, Rejection, Story
 from aggregator.output import publish
-from aggregator.rendering import Renderer, render_all
 from aggregator.state import code_digest
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rendering (and, through it, parsing) is imported only to render
     from aggregator.feedspec import FeedSpec
+    from aggregator.rendering import Renderer
 
 _FORMAT = "aggregator-incremental 1"
 
@@ -129,7 +129,7 @@ def build_record(
 
 #: A feed file to render: its format's renderer, and what gives its feed, with
 #: every story a `Story` (made only when the file is rendered).
-ToRender = tuple[Renderer, Callable[[], "FeedSpec[Story]"]]
+ToRender = tuple["Renderer", Callable[[], "FeedSpec[Story]"]]
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,8 @@ def write_changed(
 
 def _contents(files: Sequence[PlannedFile], jobs: int) -> list[bytes]:
     """Each file's bytes, in order: the feeds among them rendered in one pass."""
+    from aggregator.rendering import render_all  # here: a build with nothing to do renders nothing
+
     renderings = [(f.source[0], f.source[1]()) for f in files if not isinstance(f.source, bytes)]
     rendered = iter(render_all(renderings, jobs=jobs))
     return [f.source if isinstance(f.source, bytes) else next(rendered) for f in files]

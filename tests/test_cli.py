@@ -44,6 +44,21 @@ def test_build_writes_feeds_and_prints_one_summary_line(project: Path) -> None:
     assert (project / "feeds" / "all.rss").is_file()
 
 
+def test_a_build_with_nothing_to_do_imports_neither_pipeline_nor_parsers(project: Path) -> None:
+    """A cron run that finds nothing new lists the files and stops: the modules
+    that parse, merge and render (and their libraries) are never imported."""
+    heavy = ["aggregator.pipeline", "aggregator.rendering", "aggregator.sources", "feedgen"]
+    assert run("build", cwd=project).returncode == 0
+    code = (
+        "import sys; from aggregator.cli import main; status = main(['build', '--quiet']); "
+        f"print(status, sorted(set({heavy!r}) & sys.modules.keys()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout == "0 []\n", result.stderr
+
+
 def test_a_build_that_neither_fetches_nor_notifies_imports_no_http_client(
     project: Path,
 ) -> None:
