@@ -12,7 +12,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from aggregator import incremental, pipeline
+from aggregator import incremental, pipeline, rendering
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config
 from aggregator.model import BuildReport
@@ -355,9 +355,9 @@ def test_story_ids_are_kept_before_any_feed_is_written(
     monkeypatch.setattr(
         incremental, "publish", lambda files: (events.append("write"), real_publish(files))[1]
     )
-    real_render = incremental.render_all
+    real_render = rendering.render_all
     monkeypatch.setattr(
-        incremental,
+        rendering,
         "render_all",
         lambda *a, **k: (events.append("render"), real_render(*a, **k))[1],
     )
