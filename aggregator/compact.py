@@ -189,9 +189,20 @@ def derive(article: Article) -> Derived:
     return tuple(map(canonical_url, article_urls(article))), title_tokens(article.title)
 
 
+#: The places in a head of what a feed shows (all but heat and quality, which
+#: only order the stories).
+_SHOWN = tuple(place for place in range(len(HEAD_FIELDS)) if place not in (HEAT, QUALITY))
+
+
 def digest(packed: Packed) -> str:
-    """A short, stable digest of a packed article: equal articles, equal digests."""
-    return hashlib.blake2b(repr(packed).encode("utf-8"), digest_size=16).hexdigest()
+    """A short digest of what the feeds show of a packed article: every field
+    but heat and quality, which only order the stories (each feed's digest has
+    their order). Equal articles, equal digests; an article whose heat alone
+    changed keeps its digest, and a feed whose order it did not change is not
+    rendered again."""
+    first, rest = packed
+    shown = repr(tuple(first[place] for place in _SHOWN)).encode("utf-8")
+    return hashlib.blake2b(shown + b"\0" + rest, digest_size=16).hexdigest()
 
 
 def _pack_provider(provider: Provider | None) -> tuple[str, str] | None:

@@ -268,7 +268,8 @@ class _FeedDigests:
         is in several feeds: its token is made once (stories have distinct ids)."""
         token = self._stories.get(story.id)
         if token is None:
-            fields = (story.topics, story.published, story.updated, story.heat, story.quality)
+            # Not heat or quality: they only order the stories, and the order is here.
+            fields = (story.topics, story.published, story.updated)
             token = repr([story.id, list(self._copy_digests(story)), *fields])
             self._stories[story.id] = token
         return token

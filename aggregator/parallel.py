@@ -12,21 +12,20 @@ send; the parse cache stores those pickles as they are.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aggregator.compact import Payload, derive, pack
+from aggregator.compact import Payload, derive, digest, pack
 from aggregator.errors import SourceError
 from aggregator.sources import parse_article, read_file
 
 #: (cacheable, digest, payload): the payload is a packed article with what is
 #: derived from it (see `compact.Payload`) or the reason the file was rejected.
-#: `digest` is a digest of the file's path and bytes, which is all the article
-#: depends on (besides the parser, which caches key on), or "" for a rejection.
+#: `digest` is `compact.digest` of the article (what the feeds show of it), or
+#: "" for a rejection.
 #: A failure to read the file is not cacheable: it may pass with no change to the
 #: file.
 Parsed = tuple[bool, str, Payload | str]
@@ -87,11 +86,8 @@ def parse_one(path: str, max_bytes: int) -> Parsed:
         article = parse_article(data, path)
     except SourceError as error:
         return True, "", error.reason
-    payload = (pack(article), derive(article))
-    digest = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=16)
-    digest.update(b"\0")
-    digest.update(data)
-    return True, digest.hexdigest(), payload
+    packed = pack(article)
+    return True, digest(packed), (packed, derive(article))
 
 
 def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> bytes:

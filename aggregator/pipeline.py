@@ -117,9 +117,9 @@ class Collection:
     """The articles read from the sources, and the files that were refused.
 
     Articles stay packed (see `compact`) until asked for, by position: a build
-    unpacks only those of the feeds it renders. `digests[i]` is a digest of the
-    article at position `i` (see `parallel.Parsed`), for telling changed feeds
-    from unchanged ones. `due` is the earliest publication time among the
+    unpacks only those of the feeds it renders. `digests[i]` is
+    `compact.digest` of the article at position `i`, for telling changed
+    feeds from unchanged ones. `due` is the earliest publication time among the
     articles refused as being in the future.
     """
 

@@ -184,6 +184,41 @@ def test_only_feeds_whose_stories_changed_are_rendered(
 
 
 @pytest.mark.usefixtures("sample")
+def test_a_new_heat_that_moves_no_story_renders_no_feed(
+    config: Config, write_article: WriteArticle, rendered: list[str]
+) -> None:
+    """Heat and quality only order the stories: a feed whose order stays is not
+    rendered again (its bytes would be the same); one whose order moves is."""
+    run_build(config, BuildOptions(), NOW)
+    before = outputs(config)
+
+    def hottest(heat: int) -> None:  # a5 leads "all" and "space" either way
+        write_article(
+            "a5.txt",
+            title="Story number 5 about rockets",
+            webUrl="https://news.example/5",
+            topics=["Space"],
+            heat=heat,
+            publishedDateTime=(NOW - timedelta(hours=5)).isoformat(),
+        )
+
+    hottest(55)
+    rendered.clear()
+    report = run_build(config, BuildOptions(), NOW)
+    assert rendered == []
+    assert not any(f.changed for f in report.feeds)
+    assert {k: v for k, v in outputs(config).items() if k.endswith(("atom", "rss", "json"))} == {
+        k: v for k, v in before.items() if k.endswith(("atom", "rss", "json"))
+    }
+    hottest(0)  # now last in both
+    rendered.clear()
+    run_build(config, BuildOptions(), NOW)
+    assert sorted(rendered) == [
+        f"{name}.{suffix}" for name in ("all", "space") for suffix in ("atom", "json", "rss")
+    ]
+
+
+@pytest.mark.usefixtures("sample")
 def test_an_article_from_the_future_comes_due(
     config: Config, write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
