@@ -301,11 +301,18 @@ class Ranking(Generic[_S]):
 
     def unpacked(self) -> Ranking[Story]:
         """This ranking, every story a `Story`."""
-        stories = tuple(map(self.story, self.stories))
-        return Ranking(stories, *self._rest())
+        return self.with_stories(tuple(map(self.story, self.stories)))
 
-    def _rest(self) -> tuple[datetime | None, dict[str, str], int, int, Callable[[int], Article]]:
-        return self.reference, self.topic_names, self.drafts, self.duplicates, self.article_at
+    def with_stories(self, stories: Sequence[Story]) -> Ranking[Story]:
+        """This ranking with `stories` (in that order) in place of its own."""
+        return Ranking(
+            tuple(stories),
+            self.reference,
+            self.topic_names,
+            self.drafts,
+            self.duplicates,
+            self.article_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -379,7 +386,7 @@ def rerank(ranking: Ranking[Ranked], stories: Sequence[Story], config: Config) -
     """`ranking` with its stories replaced by `stories`, ranked again."""
     if ranking.reference is not None:
         stories = rank_stories(stories, ranking.reference, config.rank)
-    return Ranking(tuple(stories), *ranking._rest())
+    return ranking.with_stories(stories)
 
 
 def select(
