@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator.config import load_config
-from aggregator.incremental import plan_feed_files
+from aggregator.incremental import PlannedFile, ToRender, plan_feed_files
 from aggregator.pipeline import FORMATS, collect, rank_all, select
 from aggregator.rendering import Rendering, render_all
 
@@ -37,9 +37,15 @@ def renderings(source: Path) -> list[Rendering]:
     config = load_config(Path("config.yaml"))
     config = dataclasses.replace(config, sources=(source.resolve(),), jobs=1)
     collection = collect(config, datetime.now(UTC))
-    ranking = rank_all(collection.articles, config, None)
+    ranking = rank_all(collection, config, None)
     publication = select(ranking, config)
-    planned = plan_feed_files(publication.feeds, FORMATS, collection.digests)
+    planned = plan_feed_files(
+        publication.feeds, FORMATS, collection.copy_digests, publication.story
+    )
+    return [(render, spec()) for render, spec in _to_render(planned)]
+
+
+def _to_render(planned: list[PlannedFile]) -> list[ToRender]:
     return [p.source for p in planned if not isinstance(p.source, bytes)]
 
 
