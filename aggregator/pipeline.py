@@ -71,7 +71,7 @@ from aggregator.model import (
 )
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
-from aggregator.parallel import parse_one
+from aggregator.parallel import available_cores, parse_one
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_stories, reference_time
 from aggregator.rendering import Renderer
@@ -640,8 +640,8 @@ def _collect_and_group(
     """
     parsed = read_articles(config, found, cache=True)
     inputs = merge_inputs(found.names, parsed, clock, config.drafts)
-    group = functools.partial(_group, inputs, config)
     elsewhere = config.jobs != 1 and len(inputs) >= GROUP_ELSEWHERE_FROM
+    group = functools.partial(_group, inputs, config, spread=elsewhere)
     if config.fetch.enabled:
         grouping = copies.start(group) if elsewhere else forking.later(group)
         return assemble(found, parsed, clock, config), grouping, None
@@ -651,15 +651,20 @@ def _collect_and_group(
     return assemble(found, parsed, clock, config), grouping, ids_record
 
 
-def _group(inputs: Sequence[MergeInput], config: Config) -> Grouping:
+def _group(inputs: Sequence[MergeInput], config: Config, *, spread: bool = False) -> Grouping:
     """`merge.group_articles` of `inputs`, with the ids the previous build kept.
 
     The search for similar titles starts from the previous build's and is kept
     for the next (see `titlepairs`): only a cache, so it is kept here, in the
-    copy that groups, whatever becomes of the build.
+    copy that groups, whatever becomes of the build. With `spread`, a search of
+    every title (the first build's, most of its grouping) is shared with copies
+    of this process, one per job: the build waits for the grouping with a core
+    to spare.
     """
     threshold = config.merge.title_similarity
-    title_pairs = TitlePairSearch(load_title_pairs(config.state_dir, threshold))
+    parts = (config.jobs or available_cores()) if spread else 1
+    previous = load_title_pairs(config.state_dir, threshold)
+    title_pairs = TitlePairSearch(previous, parts=parts, run=forking.run_all)
     known = load_story_ids(config.state_dir)
     grouping = group_articles(inputs, config.merge, known, title_pairs)
     save_title_pairs(config.state_dir, title_pairs.last)

@@ -41,10 +41,8 @@ def render_all(renderings: Sequence[Rendering], *, jobs: int = 1) -> list[bytes]
     if len(parts) == 1:
         return _render(renderings)
     rendered: list[bytes | None] = [None] * len(renderings)
-    with forking.copies() as copies:
-        works = [functools.partial(_render, [renderings[i] for i in part]) for part in parts]
-        others = [copies.start(work) for work in works[1:]]
-        results = [works[0](), *(pending.result() for pending in others)]
+    works = [functools.partial(_render, [renderings[i] for i in part]) for part in parts]
+    results = forking.run_all(works)
     for part, done in zip(parts, results, strict=True):
         for index, data in zip(part, done, strict=True):
             rendered[index] = data

@@ -18,7 +18,7 @@ import functools
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from aggregator.headlines import STOPWORDS, content_words, has_digit, similar_long
@@ -52,13 +52,29 @@ class TitlePairs:
     titles: str | None
 
 
+#: Runs the parts of a search and gives their results, in order.
+RunParts = Callable[[Sequence[Callable[[], list[Pair]]]], Sequence[list[Pair]]]
+
+
+def in_turn(parts: Sequence[Callable[[], list[Pair]]]) -> list[list[Pair]]:
+    """Each part's result, run here one after the other."""
+    return [part() for part in parts]
+
+
 def find_title_pairs(
-    titles: Set[Title], threshold: float, previous: TitlePairs | None = None
+    titles: Set[Title],
+    threshold: float,
+    previous: TitlePairs | None = None,
+    *,
+    parts: int = 1,
+    run: RunParts = in_turn,
 ) -> TitlePairs:
     """The similar pairs among `titles` (non-empty token tuples) at `threshold`.
 
     With a `previous` result at the same threshold, only pairs that involve a
     title it did not search are looked for; the result is the same as without it.
+    A search of every title is split into `parts` parts for `run` to run (on
+    several cores, say); the result is the same however they are run.
     """
     lines = list(map(" ".join, titles))
     joined = "\n".join(lines)
@@ -76,7 +92,7 @@ def find_title_pairs(
             kept = (pair for pair in previous.pairs if pair[0] in titles and pair[1] in titles)
             pairs = itertools.chain(kept, _pairs_with(new, titles, threshold))
             return TitlePairs(threshold, frozenset(pairs), joined)
-    found = frozenset(_all_pairs(titles, threshold))
+    found = frozenset(_all_pairs(titles, threshold, parts, run))
     return TitlePairs(threshold, found, joined if readable else None)
 
 
@@ -85,19 +101,26 @@ class TitlePairSearch:
 
     Given to `merge.group_articles` holding the previous build's result (or
     none), it is left holding this build's, for the next one; what merging finds
-    does not depend on it.
+    does not depend on it, nor on `parts` and `run` (see `find_title_pairs`).
     """
 
-    def __init__(self, last: TitlePairs | None = None) -> None:
+    def __init__(
+        self, last: TitlePairs | None = None, *, parts: int = 1, run: RunParts = in_turn
+    ) -> None:
         self.last = last
+        self.parts = parts
+        self.run = run
 
     def __call__(self, titles: Set[Title], threshold: float) -> frozenset[Pair]:
-        self.last = find_title_pairs(titles, threshold, self.last)
+        self.last = find_title_pairs(titles, threshold, self.last, parts=self.parts, run=self.run)
         return self.last.pairs
 
 
-def _all_pairs(titles: Iterable[Title], threshold: float) -> Iterator[Pair]:
-    """Each pair of `titles` (see `TitlePairs`), once.
+def _all_pairs(
+    titles: Iterable[Title], threshold: float, parts: int = 1, run: RunParts = in_turn
+) -> list[Pair]:
+    """Each pair of `titles` (see `TitlePairs`), once, searched in `parts` parts
+    that `run` runs (see `find_title_pairs`).
 
     Found by looking titles up, not by comparing pairs. `small` has three or more
     content words (with fewer it matches an identical title only), all of them
@@ -112,48 +135,70 @@ def _all_pairs(titles: Iterable[Title], threshold: float) -> Iterator[Pair]:
       rarest are among `large`'s spare + 2 rarest, so look up the titles indexed
       under each pair of those by their own two rarest. Few where words are rare,
       but titles pile up under pairs of common words.
+    Titles are indexed once; each part looks up its share of the `large` titles.
     """
-    titles = list(titles)
-    frequency = Counter(itertools.chain.from_iterable(titles))
-    ranked = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
-    rank = {word: number for number, word in enumerate(ranked)}
-    numbers = frozenset(rank[word] for word in ranked if has_digit(word))
-    rank.update(dict.fromkeys(STOPWORDS, -1))  # -1: not a content word
-    longest = max(map(len, titles), default=0)
-    spare_of = [_spare_words(size, threshold) for size in range(longest + 1)]
-    # Titles by their content words, as ranks, and by their two rarest.
-    ranks_of: dict[Title, tuple[frozenset[int], list[int]]] = {}
-    titles_of: dict[frozenset[int], list[Title]] = defaultdict(list)
-    titles_by_rarest: dict[tuple[int, int], list[Title]] = defaultdict(list)
-    for title in titles:
-        ranks = frozenset(map(rank.__getitem__, title)).difference((-1,))
-        spare = spare_of[len(ranks)]
-        if spare >= 0:  # three words or more
-            rarest = sorted(ranks)[: spare + 2]
-            ranks_of[title] = ranks, rarest
-            titles_of[ranks].append(title)
-            titles_by_rarest[rarest[0], rarest[1]].append(title)
-    content_of = _Content()
-    for large, (ranks, rarest) in ranks_of.items():
-        spare = len(rarest) - 2
-        by_rarest = list(filter(None, map(titles_by_rarest.get, itertools.combinations(rarest, 2))))
-        found = sum(map(len, by_rarest))
-        if found == 1:  # `large` alone, under its own two rarest words
-            continue
-        optional = ranks.difference(numbers)
-        candidates: Iterable[Title]
-        if found <= _subset_count(len(optional), spare):
-            candidates = itertools.chain.from_iterable(by_rarest)
-        else:
-            candidates = (
-                small
-                for k in range(spare + 1)
-                for left_out in itertools.combinations(optional, k)
-                for small in titles_of.get(ranks.difference(left_out), ())
+    index = _TitleIndex(list(titles), threshold)
+    larges = list(index.ranks_of)
+    works = [functools.partial(index.pairs, larges[part::parts]) for part in range(parts)]
+    return list(itertools.chain.from_iterable(run(works)))
+
+
+class _TitleIndex:
+    """Titles indexed by their content words for `_all_pairs`: words as ranks,
+    rarest first."""
+
+    def __init__(self, titles: list[Title], threshold: float) -> None:
+        self.threshold = threshold
+        frequency = Counter(itertools.chain.from_iterable(titles))
+        ranked = sorted(frequency.keys() - STOPWORDS, key=lambda word: (frequency[word], word))
+        rank = {word: number for number, word in enumerate(ranked)}
+        self.numbers = frozenset(rank[word] for word in ranked if has_digit(word))
+        rank.update(dict.fromkeys(STOPWORDS, -1))  # -1: not a content word
+        longest = max(map(len, titles), default=0)
+        spare_of = [_spare_words(size, threshold) for size in range(longest + 1)]
+        # Titles by their content words, as ranks, and by their two rarest.
+        self.ranks_of: dict[Title, tuple[frozenset[int], list[int]]] = {}
+        self.titles_of: dict[frozenset[int], list[Title]] = defaultdict(list)
+        self.titles_by_rarest: dict[tuple[int, int], list[Title]] = defaultdict(list)
+        for title in titles:
+            ranks = frozenset(map(rank.__getitem__, title)).difference((-1,))
+            spare = spare_of[len(ranks)]
+            if spare >= 0:  # three words or more
+                rarest = sorted(ranks)[: spare + 2]
+                self.ranks_of[title] = ranks, rarest
+                self.titles_of[ranks].append(title)
+                self.titles_by_rarest[rarest[0], rarest[1]].append(title)
+
+    def pairs(self, larges: Iterable[Title]) -> list[Pair]:
+        """The pairs whose `large` is one of `larges` (indexed titles)."""
+        found: list[Pair] = []
+        content_of = _Content()
+        for large in larges:
+            ranks, rarest = self.ranks_of[large]
+            spare = len(rarest) - 2
+            by_rarest = list(
+                filter(None, map(self.titles_by_rarest.get, itertools.combinations(rarest, 2)))
             )
-        for small in candidates:
-            if _similar(small, large, content_of, threshold):
-                yield small, large
+            count = sum(map(len, by_rarest))
+            if count == 1:  # `large` alone, under its own two rarest words
+                continue
+            optional = ranks.difference(self.numbers)
+            candidates: Iterable[Title]
+            if count <= _subset_count(len(optional), spare):
+                candidates = itertools.chain.from_iterable(by_rarest)
+            else:
+                candidates = (
+                    small
+                    for k in range(spare + 1)
+                    for left_out in itertools.combinations(optional, k)
+                    for small in self.titles_of.get(ranks.difference(left_out), ())
+                )
+            found.extend(
+                (small, large)
+                for small in candidates
+                if _similar(small, large, content_of, self.threshold)
+            )
+        return found
 
 
 def _pairs_with(new: Iterable[Title], titles: Iterable[Title], threshold: float) -> Iterator[Pair]:

@@ -252,10 +252,10 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
 
     grouped_here: list[int] = []  # appended to in this process only
 
-    def marking(*args: Any) -> Any:
-        (marks / str(os.getpid())).touch()
+    def marking(*args: Any, spread: bool = False) -> Any:
+        (marks / str(os.getpid())).write_text(str(spread))
         grouped_here.append(os.getpid())
-        return real(*args)
+        return real(*args, spread=spread)
 
     monkeypatch.setattr(pipeline, "_group", marking)
     write_article("future.txt", title="From the future", publishedDateTime=NOW + timedelta(days=9))
@@ -270,8 +270,11 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
         assert feed_bytes(apart.output) == feed_bytes(alone.output)
         for kept in ("story-ids.json", "title-pairs.txt"):  # kept by the copy, or here
             assert (apart.state_dir / kept).read_bytes() == (alone.state_dir / kept).read_bytes()
-    grouped_in = {int(mark.name) for mark in marks.iterdir()}
+    grouped_in = {int(mark.name): mark.read_text() for mark in marks.iterdir()}
     assert len(grouped_in) == 3 and os.getpid() in grouped_in  # in two copies, and here
+    # A copy shares its search for similar titles with copies of its own.
+    assert sorted(grouped_in.values()) == ["False", "True", "True"]
+    assert grouped_in[os.getpid()] == "False"
     assert grouped_here == [os.getpid()] * 2  # once for each build in one process
 
 

@@ -4,14 +4,14 @@ the same pairs again when a search starts from the last one's result."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator import titlepairs
+from aggregator import forking, titlepairs
 from aggregator.headlines import content_words, similar_titles
 from aggregator.titlepairs import Pair, Title, TitlePairSearch, find_title_pairs
 
@@ -36,6 +36,8 @@ def similar_pairs_found(titles: Collection[Title], threshold: float) -> set[Pair
     found = list(titlepairs._all_pairs(titles, threshold))
     assert len(found) == len(set(found)), "a pair found twice"
     assert set(titlepairs._pairs_with(titles, titles, threshold)) == set(found)
+    for parts in (2, 3):  # split among parts, as on several cores: the same pairs
+        assert sorted(titlepairs._all_pairs(titles, threshold, parts)) == sorted(found)
     return set(found)
 
 
@@ -92,6 +94,23 @@ def test_long_titles_at_a_low_threshold_are_found_without_enumerating_subsets() 
 
 VOCABULARY = ("storm", "hits", "coast", "town", "power", "cut", "rail", "plan", "vote")
 TITLE_WORDS = st.sampled_from((*VOCABULARY, "the", "of", "new", "2", "100", "1500d5"))
+
+
+def test_a_search_split_over_copies_of_the_process_finds_the_same_pairs() -> None:
+    words = ["".join(letters) for letters in itertools.product("abcdef", "ghij")]
+    titles = {tuple(words[start : start + size]) for start in range(30) for size in (3, 4, 5, 9)}
+    alone = find_title_pairs(titles, 0.6)
+    calls: list[int] = []
+
+    def run(parts: Sequence[Callable[[], list[Pair]]]) -> list[list[Pair]]:
+        calls.append(len(parts))
+        return forking.run_all(parts)
+
+    split = find_title_pairs(titles, 0.6, parts=2, run=run)
+    assert calls == [2]
+    assert split == alone and alone.pairs
+
+
 TITLES = st.lists(TITLE_WORDS, min_size=1, max_size=24).map(tuple)
 
 
