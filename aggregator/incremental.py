@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aggregator import fastyaml
 from aggregator.config import Config
@@ -127,9 +127,8 @@ def build_record(
     }
 
 
-#: A feed file to render: its format's renderer, and what gives its feed, with
-#: every story a `Story` (made only when the file is rendered).
-ToRender = tuple["Renderer", Callable[[], "FeedSpec[Story]"]]
+#: A feed file to render: its format's renderer and its feed (see `rendering`).
+ToRender = tuple["Renderer", "FeedSpec[Ranked]"]
 
 
 @dataclass(frozen=True)
@@ -149,29 +148,19 @@ def plan_feed_files(
     feeds: Sequence[tuple[str, FeedSpec[Ranked]]],
     formats: Sequence[tuple[str, Renderer]],
     copy_digests: Callable[[Ranked], Sequence[str]],
-    story: Callable[[Ranked], Story],
 ) -> list[PlannedFile]:
     """Every feed in every format, each with its digest. `copy_digests` gives
-    the digests of a story's copies, lead first (see `compact.digest`), and
-    `story` a story of the feeds as a `Story`, which only rendering needs."""
+    the digests of a story's copies, lead first (see `compact.digest`)."""
     digests = _FeedDigests(copy_digests)
     planned = []
     for stem, spec in feeds:
         content = digests.spec(spec)
-        unpacked = functools.cache(functools.partial(_unpacked, spec, story))
         for suffix, render in formats:
             path = f"{stem}.{suffix}"
             digest = hashlib.blake2b(digest_size=16)
             digest.update(f"{_environment()}\n{path}\n{content}".encode())
-            planned.append(
-                PlannedFile(path, len(spec.stories), digest.hexdigest(), (render, unpacked))
-            )
+            planned.append(PlannedFile(path, len(spec.stories), digest.hexdigest(), (render, spec)))
     return planned
-
-
-def _unpacked(spec: FeedSpec[Ranked], story: Callable[[Ranked], Story]) -> FeedSpec[Story]:
-    stories = tuple(map(story, spec.stories))
-    return cast("FeedSpec[Story]", dataclasses.replace(spec, stories=stories))
 
 
 def prepared_file(path: str, data: bytes) -> PlannedFile:
@@ -186,18 +175,20 @@ def write_changed(
     previous: Mapping[str, Any],
     *,
     jobs: int = 1,
+    story: Callable[[Ranked], Story] | None = None,
     before_writing: Callable[[], None] | None = None,
 ) -> tuple[list[FeedResult], FileRecords]:
     """Render (over up to `jobs` processes, 0: all cores) and publish the files whose
     digest changed or which are no longer as the last build wrote them; `previous`
-    is that build's file records. `before_writing`, if given, is called once
+    is that build's file records. `story` gives a story of the feeds as a `Story`
+    (see `rendering.render_all`). `before_writing`, if given, is called once
     everything is rendered, before any file is written.
 
     Returns a result per file, in order (`changed` when its bytes were written),
     and the file records for the next build. Raises `EmitError` as `publish` does.
     """
     stale = [f for f in files if not _as_written(previous.get(f.path), f.digest, output / f.path)]
-    contents = _contents(stale, jobs)
+    contents = _contents(stale, jobs, story)
     if before_writing is not None:
         before_writing()
     written = publish({output / f.path: data for f, data in zip(stale, contents, strict=True)})
@@ -210,12 +201,14 @@ def write_changed(
     return results, records
 
 
-def _contents(files: Sequence[PlannedFile], jobs: int) -> list[bytes]:
+def _contents(
+    files: Sequence[PlannedFile], jobs: int, story: Callable[[Ranked], Story] | None
+) -> list[bytes]:
     """Each file's bytes, in order: the feeds among them rendered in one pass."""
     from aggregator.rendering import render_all  # here: a build with nothing to do renders nothing
 
-    renderings = [(f.source[0], f.source[1]()) for f in files if not isinstance(f.source, bytes)]
-    rendered = iter(render_all(renderings, jobs=jobs))
+    renderings = [f.source for f in files if not isinstance(f.source, bytes)]
+    rendered = iter(render_all(renderings, jobs=jobs, story=story))
     return [f.source if isinstance(f.source, bytes) else next(rendered) for f in files]
 
 

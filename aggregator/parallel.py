@@ -1,13 +1,16 @@
 """Parsing article files on all cores.
 
 `parse_chunks` reads and parses files and returns one `Parsed` per path, in the
-order given and in chunks of `CHUNK` paths, whether it ran in this process or in
-workers: the same values either way. Workers are started with the "spawn"
-method (a fresh interpreter that imports this module; nothing is inherited, so
-no global state leaks in and it works alike on every platform) and are used only
-when there are enough files to repay their start-up. They receive paths and send
-back packed tuples (see `compact`), pickled by the worker, the cheapest form to
-send; the parse cache stores those pickles as they are.
+order given and in chunks of at most `CHUNK` paths, whether it ran in this
+process or in workers: the same values either way. Workers are copies of this
+process (the "fork" start method) where one may be made (see
+`forking.can_fork`): they start at once, with everything already imported, so
+a rebuild with a few hundred changed files parses them on every core too.
+Elsewhere they are started with "spawn" (a fresh interpreter that imports this
+module), which costs as much as parsing a thousand files. Parsing is a function
+of each file alone, so what a worker inherits changes nothing. Workers receive
+paths and send back packed tuples (see `compact`), pickled by the worker, the
+cheapest form to send; the parse cache stores those pickles as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aggregator import forking
 from aggregator.compact import Payload, derive, digest, pack
 from aggregator.errors import SourceError
 from aggregator.sources import parse_article, read_file
@@ -30,12 +34,14 @@ from aggregator.sources import parse_article, read_file
 #: file.
 Parsed = tuple[bool, str, Payload | str]
 
-#: A worker costs about as much to start as parsing this many files; fewer files
-#: per worker are parsed in this process instead.
-FILES_PER_WORKER = 1000
+#: A worker costs about as much to start, by each start method, as parsing
+#: this many files; fewer files per worker are parsed in this process instead.
+FILES_PER_WORKER = {"fork": 200, "spawn": 1000}
 #: Files sent to a worker at a time: large enough to make messages few, small
-#: enough to keep every worker busy until the end.
+#: enough to keep every worker busy until the end (each gets about
+#: `CHUNKS_PER_WORKER` of them, or more of this size).
 CHUNK = 250
+CHUNKS_PER_WORKER = 4
 
 
 def available_cores() -> int:
@@ -45,13 +51,19 @@ def available_cores() -> int:
     return os.cpu_count() or 1  # pragma: no cover - platforms without affinity
 
 
-def worker_count(jobs: int, files: int) -> int:
-    """Processes to parse `files` files with, for a `jobs` setting (0: all cores).
+def worker_count(jobs: int, files: int, method: str = "spawn") -> int:
+    """Processes to parse `files` files with, for a `jobs` setting (0: all cores),
+    started by `method`.
 
     1 means this process alone.
     """
     wanted = jobs if jobs > 0 else available_cores()
-    return max(1, min(wanted, files // FILES_PER_WORKER))
+    return max(1, min(wanted, files // FILES_PER_WORKER[method]))
+
+
+def start_method() -> str:
+    """How workers are started now (see the module docstring)."""
+    return "fork" if forking.can_fork() else "spawn"
 
 
 @dataclass(frozen=True)
@@ -66,11 +78,14 @@ class Chunk:
 def parse_chunks(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
     """`parse_one` for each path, in order and in chunks, over up to `jobs`
     processes (0: all cores)."""
-    workers = worker_count(jobs, len(paths))
-    chunks = [(tuple(paths[i : i + CHUNK]), max_bytes) for i in range(0, len(paths), CHUNK)]
+    method = start_method()
+    workers = worker_count(jobs, len(paths), method)
+    spread = max(1, len(paths) // (workers * CHUNKS_PER_WORKER))
+    size = CHUNK if workers == 1 else min(CHUNK, spread)
+    chunks = [(tuple(paths[i : i + size]), max_bytes) for i in range(0, len(paths), size)]
     if workers == 1:
         return [Chunk([parse_one(path, max_bytes) for path in some]) for some, _ in chunks]
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(method)
     with context.Pool(workers) as pool:
         # Our own workers' pickles: trusted, unlike a cache file.
         return [Chunk(pickle.loads(sent), sent) for sent in pool.imap(_parse_chunk, chunks)]

@@ -524,9 +524,7 @@ def output_plan(
     stylesheet = resources.files("aggregator").joinpath("assets", STYLESHEET).read_bytes()
     return [
         prepared_file(STYLESHEET, stylesheet),
-        *plan_feed_files(
-            publication.feeds + kept, FORMATS, collection.copy_digests, publication.story
-        ),
+        *plan_feed_files(publication.feeds + kept, FORMATS, collection.copy_digests),
         prepared_file(OPML_NAME, render_opml(site.title, publication.feeds)),
         prepared_file(
             INDEX_HTML,
@@ -606,6 +604,7 @@ def write_feeds(
             config.output,
             written if isinstance(written, dict) else {},
             jobs=config.jobs,
+            story=publication.story,
             before_writing=save_ids,
         )
     report.feeds = [r for r in results if r.path not in INDEX_FILES]

@@ -27,7 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator.config import load_config
+from aggregator.feedspec import FeedSpec
 from aggregator.incremental import PlannedFile, ToRender, plan_feed_files
+from aggregator.model import Story
 from aggregator.pipeline import FORMATS, collect, rank_all, select
 from aggregator.rendering import Rendering, render_all
 
@@ -39,10 +41,13 @@ def renderings(source: Path) -> list[Rendering]:
     collection = collect(config, datetime.now(UTC))
     ranking = rank_all(collection, config, None)
     publication = select(ranking, config)
-    planned = plan_feed_files(
-        publication.feeds, FORMATS, collection.copy_digests, publication.story
-    )
-    return [(render, spec()) for render, spec in _to_render(planned)]
+    planned = plan_feed_files(publication.feeds, FORMATS, collection.copy_digests)
+    unpacked: dict[int, FeedSpec[Story]] = {}  # each feed once, as rendering does
+    for _, spec in _to_render(planned):
+        if id(spec) not in unpacked:
+            stories = tuple(map(publication.story, spec.stories))
+            unpacked[id(spec)] = dataclasses.replace(spec, stories=stories)
+    return [(render, unpacked[id(spec)]) for render, spec in _to_render(planned)]
 
 
 def _to_render(planned: list[PlannedFile]) -> list[ToRender]:

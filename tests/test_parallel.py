@@ -40,14 +40,24 @@ def parse_files(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Pars
 
 @pytest.fixture
 def tiny_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel, "FILES_PER_WORKER", 1)
+    monkeypatch.setattr(parallel, "FILES_PER_WORKER", {"fork": 1, "spawn": 1})
     monkeypatch.setattr(parallel, "CHUNK", 3)
 
 
 @pytest.mark.usefixtures("tiny_workers")
-def test_workers_return_what_one_process_returns(mixed: list[str]) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_workers_return_what_one_process_returns(
+    mixed: list[str], method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     alone = parse_files(mixed, max_bytes=100_000, jobs=1)
+    started: list[str] = []
+    real = parallel.multiprocessing.get_context
+    monkeypatch.setattr(parallel, "start_method", lambda: method)
+    monkeypatch.setattr(
+        parallel.multiprocessing, "get_context", lambda name: started.append(name) or real(name)
+    )
     assert parse_files(mixed, max_bytes=100_000, jobs=2) == alone
+    assert started == [method]
     assert [r[2] for r in alone[-2:]] == [
         "webUrl: expected an absolute http or https URL, got 'nope'",
         "file is empty",
@@ -78,6 +88,21 @@ def test_a_parallel_build_writes_the_same_bytes(corpus: Path, tmp_path: Path) ->
 )
 def test_worker_count(jobs: int, files: int, expected: int) -> None:
     assert worker_count(jobs, files) == expected
+
+
+def test_forked_workers_start_sooner_so_fewer_files_repay_them() -> None:
+    assert worker_count(2, 400, "fork") == 2
+    assert worker_count(2, 399, "fork") == 1
+    assert worker_count(2, 400, "spawn") == 1
+
+
+def test_workers_are_copies_of_this_process_when_one_may_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parallel.forking, "can_fork", lambda: True)
+    assert parallel.start_method() == "fork"
+    monkeypatch.setattr(parallel.forking, "can_fork", lambda: False)
+    assert parallel.start_method() == "spawn"
 
 
 def test_all_cores_by_default() -> None:

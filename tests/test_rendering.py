@@ -8,11 +8,13 @@ import pickle
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aggregator import rendering
 from aggregator.feedspec import Entries, Entry, FeedSpec
+from aggregator.model import Ranked, Story, StoryRef
 from aggregator.pipeline import FORMATS
 from aggregator.rendering import Rendering, render_all
 from tests.publishing import SAMPLE, build, feed_files, make_config, spec
@@ -35,6 +37,26 @@ def renderings() -> list[Rendering]:
 def test_one_pass_gives_the_bytes_of_each_feed_rendered_alone() -> None:
     alone = [render(feed, Entries()) for render, feed in renderings()]
     assert render_all(renderings()) == alone
+
+
+def test_feeds_of_story_references_render_as_feeds_of_their_stories() -> None:
+    stories = {story.id: story for feed in feeds() for story in feed.stories}
+    made: list[str] = []
+
+    def story_of(ranked: Ranked) -> Story:
+        made.append(ranked.id)
+        return stories[ranked.id]
+
+    def reference(story: Story) -> StoryRef:
+        return StoryRef(story.id, (0,), story.topics, story.published, story.updated, 0, 0, 1)
+
+    referring = [dataclasses.replace(f, stories=tuple(map(reference, f.stories))) for f in feeds()]
+    by_reference: list[Rendering] = [(render, feed) for feed in referring for _, render in FORMATS]
+    assert render_all(by_reference, story=story_of) == render_all(renderings())
+    # Once per story of each feed, not once per format.
+    assert len(made) == sum(len(feed.stories) for feed in feeds())
+    with pytest.raises(TypeError, match="not a Story"):
+        render_all(by_reference)
 
 
 def test_entries_derive_each_story_once_by_identity() -> None:
@@ -159,10 +181,10 @@ def test_a_failure_here_ends_and_reaps_the_copies(monkeypatch: pytest.MonkeyPatc
     real = rendering._render
     parent = os.getpid()
 
-    def failing_here(work: list[Rendering]) -> list[bytes]:
+    def failing_here(work: list[Rendering], story: Any) -> list[bytes]:
         if os.getpid() == parent:
             raise RuntimeError("broken feed")
-        return real(work)
+        return real(work, story)
 
     monkeypatch.setattr(rendering, "_render", failing_here)
     with pytest.raises(RuntimeError, match="broken feed"):
