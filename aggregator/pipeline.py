@@ -73,7 +73,7 @@ from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.parallel import available_cores, parse_one
 from aggregator.published import PublishedFeed, published_feeds
-from aggregator.rank import rank_stories, reference_time
+from aggregator.rank import Place, base_score, place, rank_stories, reference_time
 from aggregator.rendering import Renderer
 from aggregator.state import (
     LAST_BUILD,
@@ -365,6 +365,12 @@ def rank_all(
     names = display_names(name for i in included for name in heads[i][TOPICS])
     stories: list[StoryRef] = []
     if reference is not None:
+        # Most stories have one copy: place them while the grouping is made.
+        weights = config.rank
+        alone_at: list[Place | None] = [None] * len(heads)
+        for position, (_, _, newest, heat, quality) in zip(included, singles, strict=True):
+            base = base_score(heat, quality, weights)
+            alone_at[position] = place(base, newest, reference, weights)
         if grouping is None:
             sources, payloads = collection.sources, collection.payloads
             inputs = [merge_input(sources[i], *payloads[i]) for i in included]
@@ -373,10 +379,13 @@ def rank_all(
             grouped = grouping()
             if len(grouped.order) != len(included):
                 raise ValueError("the grouping is of other articles")
-        merged = story_refs(
-            heads, grouped, config.rank, reference, positions=included, singles=singles
+        merged = story_refs(heads, grouped, weights, reference, positions=included, singles=singles)
+        stories = rank_stories(
+            merged,
+            reference,
+            weights,
+            lambda story: alone_at[story.copies[0]] if len(story.copies) == 1 else None,
         )
-        stories = rank_stories(merged, reference, config.rank)
     return Ranking(
         tuple(stories), reference, names, drafts, len(included) - len(stories), collection.article
     )

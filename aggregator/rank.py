@@ -16,7 +16,7 @@ Ties break by the newest copy's time (newer first), then by story id.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TypeVar
 
@@ -78,18 +78,41 @@ def _base(story: Ranked, weights: RankConfig) -> float:
     return base_score(story.heat, story.quality, weights) + coverage
 
 
-def rank_stories(stories: Iterable[_R], reference: datetime, weights: RankConfig) -> list[_R]:
+#: What places a story in the ranking, but for its id (see `rank_stories`).
+Place = tuple[float, float]
+
+
+def place(base: float, updated: datetime, reference: datetime, weights: RankConfig) -> Place:
+    """The `Place` of a story whose score before decay is `base` and whose newest
+    copy is from `updated`."""
+    return (-comparable_score(base, updated, reference, weights), -updated.timestamp())
+
+
+def story_place(story: Ranked, reference: datetime, weights: RankConfig) -> Place:
+    """The `Place` of `story`."""
+    return place(_base(story, weights), story.updated, reference, weights)
+
+
+def rank_stories(
+    stories: Iterable[_R],
+    reference: datetime,
+    weights: RankConfig,
+    places: Callable[[_R], Place | None] | None = None,
+) -> list[_R]:
     """`stories` best first; the order is total, so it never depends on input order.
 
     Moving `reference` changes no order except through the stories newer than it
-    (whose age stays 0): stories compare by `comparable_score`.
+    (whose age stays 0): stories compare by `comparable_score`, then by the
+    newest copy's time (newer first), then by id. `places`, if given, gives the
+    `story_place` of a story when it is known ahead (None when it is not).
     """
-
-    def key(story: _R) -> tuple[float, float, str]:
-        score = comparable_score(_base(story, weights), story.updated, reference, weights)
-        return (-score, -story.updated.timestamp(), story.id)
-
-    return sorted(stories, key=key)
+    listed = list(stories)
+    known = [None] * len(listed) if places is None else list(map(places, listed))
+    keys = [
+        (*(story_place(story, reference, weights) if at is None else at), story.id)
+        for story, at in zip(listed, known, strict=True)
+    ]
+    return [listed[i] for i in sorted(range(len(listed)), key=keys.__getitem__)]
 
 
 def reference_time(newest: Iterable[datetime], now: datetime | None) -> datetime | None:

@@ -18,8 +18,10 @@ from aggregator.rank import (
     base_score,
     decay,
     log_score,
+    place,
     rank_stories,
     reference_time,
+    story_place,
     story_score,
 )
 from tests.conftest import NOW, make_article
@@ -292,3 +294,28 @@ def test_feeds_list_entries_in_rank_order() -> None:
         expected = ranked if stem == "all" else [s for s in ranked if key in s.topics]
         assert list(spec.stories) == expected[: config.max_items]
     assert {stem for stem, _ in publication.feeds} == {"all", "topics/energy", "topics/business"}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_places_known_ahead_give_the_order_computed_on_the_spot(seed: int) -> None:
+    rng = random.Random(seed)
+    stories = [
+        story(
+            f"s{n}",
+            heat=rng.choice([0.0, 10.0, rng.uniform(-5, 100)]),  # ties on purpose
+            quality=rng.choice([0.0, 10.0, rng.uniform(0, 100)]),
+            updated=NOW - rng.choice([0, 1, rng.uniform(0, 200)]) * H,
+            outlets=tuple(f"O{k}" for k in range(rng.randint(1, 3))),
+        )
+        for n in range(60)
+    ]
+    weights = RankConfig()
+    # Known for one-outlet stories, as a build knows them before grouping.
+    ahead = {
+        s.id: place(base_score(s.heat, s.quality, weights), s.updated, NOW, weights)
+        for s in stories
+        if s.providers == 1
+    }
+    ranked = rank_stories(stories, NOW, weights, lambda s: ahead.get(s.id))
+    assert names(ranked) == names(rank_stories(stories, NOW, weights))
+    assert all(story_place(s, NOW, weights) == at for s in stories if (at := ahead.get(s.id)))
