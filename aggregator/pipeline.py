@@ -630,7 +630,7 @@ def write_feeds(
     return report
 
 
-#: How many articles make grouping them worth a copy of this process.
+#: How many article files make grouping their articles worth a copy of this process.
 GROUP_ELSEWHERE_FROM = 5000
 
 
@@ -641,19 +641,28 @@ def _collect_and_group(
     pages are fetched (which may change the stories' links, or drop dead ones),
     the record of their ids (`state.story_ids_record`).
 
-    Grouping needs only a little of each article, read from the parse results
-    without unpacking them: with many articles and more than one job, a copy of
-    this process groups them while this one unpacks them, hands the grouping
-    over, and then makes the record while this one ranks and renders.
+    Grouping needs only a little of each article (`merge_inputs`), read from
+    the parse results without unpacking them: with many files and more than one
+    job, a copy of this process reads that and groups the articles while this
+    one assembles the collection, hands the grouping over, and then makes the
+    record while this one ranks and renders.
     """
     parsed = read_articles(config, found, cache=True)
-    inputs = merge_inputs(found.names, parsed, clock, config.drafts)
-    elsewhere = config.jobs != 1 and len(inputs) >= GROUP_ELSEWHERE_FROM
-    group = functools.partial(_group, inputs, config, spread=elsewhere)
+    inputs = functools.cache(
+        functools.partial(merge_inputs, found.names, parsed, clock, config.drafts)
+    )
+    elsewhere = config.jobs != 1 and len(parsed) >= GROUP_ELSEWHERE_FROM
+
+    def group() -> Grouping:
+        return _group(inputs(), config, spread=elsewhere)
+
     if config.fetch.enabled:
         grouping = copies.start(group) if elsewhere else forking.later(group)
         return assemble(found, parsed, clock, config), grouping, None
-    record = functools.partial(_ids_record, inputs)
+
+    def record(grouping: Grouping) -> bytes:
+        return _ids_record(inputs(), grouping)
+
     start = copies.start_then if elsewhere else forking.later_then
     grouping, ids_record = start(group, record)
     return assemble(found, parsed, clock, config), grouping, ids_record
