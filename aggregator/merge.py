@@ -203,11 +203,11 @@ def group_articles(
     inputs: Sequence[MergeInput],
     merge: MergeConfig,
     known: Mapping[str, str],
-    title_pairs: TitlePairSearch | None = None,
+    title_pairs: PairFinder | None = None,
 ) -> Grouping:
     """Group articles, given as their `MergeInput`s, into stories and name them
-    (see `merge_stories`; `title_pairs` as there). Pure but for what
-    `title_pairs` remembers."""
+    (see `merge_stories`; `title_pairs` as there, or any `PairFinder`). Pure
+    but for what `title_pairs` remembers."""
     find_pairs = TitlePairSearch() if title_pairs is None else title_pairs
     with _cyclic_gc_paused():
         # Indexing lists, not calling a lambda, and each input looked up once.
@@ -364,7 +364,7 @@ def _join_same_urls(keys: Sequence[Collection[str]], groups: _UnionFind) -> None
 
 
 #: Which distinct titles are similar at a threshold: `titlepairs.find_title_pairs`.
-_PairFinder = Callable[[Set[Title], float], Iterable[Pair]]
+PairFinder = Callable[[Set[Title], float], Iterable[Pair]]
 
 
 def _join_titles(
@@ -372,7 +372,7 @@ def _join_titles(
     tokens: Sequence[tuple[str, ...]],
     window: float,
     threshold: float,
-    find_pairs: _PairFinder,
+    find_pairs: PairFinder,
     groups: _UnionFind,
 ) -> None:
     """Join articles whose titles are the same or near-identical, anchored in time.

@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
@@ -84,7 +84,7 @@ from aggregator.state import (
     story_ids_record,
     write_record,
 )
-from aggregator.titlepairs import TitlePairSearch
+from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
@@ -671,21 +671,37 @@ def _collect_and_group(
 def _group(inputs: Sequence[MergeInput], config: Config, *, spread: bool = False) -> Grouping:
     """`merge.group_articles` of `inputs`, with the ids the previous build kept.
 
-    The search for similar titles starts from the previous build's and is kept
-    for the next (see `titlepairs`): only a cache, so it is kept here, in the
-    copy that groups, whatever becomes of the build. With `spread`, a search of
-    every title (the first build's, most of its grouping) is shared with copies
-    of this process, one per job: the build waits for the grouping with a core
-    to spare.
+    With `spread`, the search for similar titles (`_similar_titles`) runs in a
+    copy of this process from the start, while this one orders the articles
+    and joins those of the same links, which the search does not need.
+    """
+    titles = {words for _, _, words in inputs if words}
+    search = functools.partial(_similar_titles, titles, config, spread=spread)
+    with forking.copies() as copies:
+        searched = copies.start(search) if spread else forking.later(search)
+        known = load_story_ids(config.state_dir)
+
+        def found(asked: Set[Title], threshold: float) -> frozenset[Pair]:
+            if threshold != config.merge.title_similarity or asked != titles:
+                raise ValueError("similar titles asked for other titles than searched")
+            return searched.result().pairs
+
+        return group_articles(inputs, config.merge, known, found)
+
+
+def _similar_titles(titles: Set[Title], config: Config, *, spread: bool = False) -> TitlePairs:
+    """Which of `titles` are similar (see `titlepairs`), searched from the
+    previous build's result, which is kept for the next: only a cache, so it is
+    kept here, in the process that searches, whatever becomes of the build.
+    With `spread`, a search of every title (the first build's, most of its
+    grouping) is shared with copies of this process, one per job.
     """
     threshold = config.merge.title_similarity
     parts = (config.jobs or available_cores()) if spread else 1
     previous = load_title_pairs(config.state_dir, threshold)
-    title_pairs = TitlePairSearch(previous, parts=parts, run=forking.run_all)
-    known = load_story_ids(config.state_dir)
-    grouping = group_articles(inputs, config.merge, known, title_pairs)
-    save_title_pairs(config.state_dir, title_pairs.last)
-    return grouping
+    found = find_title_pairs(titles, threshold, previous, parts=parts, run=forking.run_all)
+    save_title_pairs(config.state_dir, found)
+    return found
 
 
 def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping) -> bytes:

@@ -258,6 +258,15 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
         return real(*args, spread=spread)
 
     monkeypatch.setattr(pipeline, "_group", marking)
+    searches = tmp_path / "searched-in"
+    searches.mkdir()
+    real_search = pipeline._similar_titles
+
+    def marking_search(*args: Any, spread: bool = False) -> Any:
+        (searches / str(os.getpid())).write_text(str(spread))
+        return real_search(*args, spread=spread)
+
+    monkeypatch.setattr(pipeline, "_similar_titles", marking_search)
     write_article("future.txt", title="From the future", publishedDateTime=NOW + timedelta(days=9))
     apart = dataclasses.replace(config, jobs=2, drafts=drafts)
     alone = dataclasses.replace(
@@ -275,6 +284,11 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
     # A copy shares its search for similar titles with copies of its own.
     assert sorted(grouped_in.values()) == ["False", "True", "True"]
     assert grouped_in[os.getpid()] == "False"
+    # A copy that groups searches for similar titles in a copy of its own.
+    searched_in = {int(mark.name): mark.read_text() for mark in searches.iterdir()}
+    assert searched_in[os.getpid()] == "False"
+    assert sorted(searched_in.values()) == ["False", "True", "True"]
+    assert not (set(searched_in) - {os.getpid()}) & set(grouped_in)
     assert grouped_here == [os.getpid()] * 2  # once for each build in one process
 
 

@@ -364,3 +364,22 @@ def test_a_build_right_after_an_edit_is_not_relied_on(
     monkeypatch.setattr(pipeline, "read_articles", lambda *a, **k: calls.append(a) or real(*a, **k))
     run_build(config, BuildOptions(), NOW)
     assert len(calls) == 1  # so the next build reads the articles again
+
+
+def test_grouping_refuses_similar_titles_searched_for_other_titles(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search runs apart from the grouping; what it found is only handed
+    over for the very titles it searched."""
+    inputs = [
+        (("https://a.example/1", 0.0, "Storm hits the coast", "a.txt"), {"a"}, ("storm", "coast")),
+    ]
+
+    def asking_for_others(*args: object) -> object:
+        finder = args[3]
+        assert callable(finder)
+        return finder({("other", "title")}, config.merge.title_similarity)
+
+    monkeypatch.setattr(pipeline, "group_articles", asking_for_others)
+    with pytest.raises(ValueError, match="other titles than searched"):
+        pipeline._group(inputs, config)
