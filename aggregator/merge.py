@@ -267,15 +267,26 @@ def story_refs(
     *,
     positions: Sequence[int] | None = None,
     singles: Sequence[Alone] | None = None,
+    scores: Sequence[float] | None = None,
 ) -> list[StoryRef]:
     """The stories of `grouping` as `StoryRef`s, leads chosen as `merge_stories`
     says. The articles grouped are at `positions` (by default 0, 1, ...) in
     `heads`, which holds their `compact.Head`s; the refs name those positions.
-    `singles`, if given, is `alone(heads, positions)`."""
+    `singles`, if given, is `alone(heads, positions)`, and `scores` each
+    article's `copy_score`, in the same order."""
     with _cyclic_gc_paused():
         if singles is None:
             singles = alone(heads, positions)
-        return _story_refs(heads, grouping, weights, reference, positions, singles)
+        return _story_refs(heads, grouping, weights, reference, positions, singles, scores)
+
+
+def copy_score(
+    heat: float, quality: float, newest: datetime, reference: datetime, weights: RankConfig
+) -> float:
+    """What orders the copies of a story, lowest first: the negated
+    `rank.comparable_score` of the copy as if it were a story of its own (the
+    first member of its `rank.place`)."""
+    return -comparable_score(base_score(heat, quality, weights), newest, reference, weights)
 
 
 def _story_refs(
@@ -285,6 +296,7 @@ def _story_refs(
     reference: datetime,
     positions: Sequence[int] | None,
     singles: Sequence[Alone],
+    scores: Sequence[float] | None,
 ) -> list[StoryRef]:
     order = grouping.order
     at = order if positions is None else [positions[i] for i in order]
@@ -296,7 +308,8 @@ def _story_refs(
             refs.append(StoryRef(story_id_, (at[place],), *singles[order[place]], 1))
         else:
             copies = [at[place] for place in places]
-            refs.append(_story_ref(story_id_, copies, heads, reference, weights, topics_of))
+            known = None if scores is None else [scores[order[place]] for place in places]
+            refs.append(_story_ref(story_id_, copies, heads, reference, weights, topics_of, known))
     return refs
 
 
@@ -449,12 +462,14 @@ def _story_ref(
     reference: datetime,
     weights: RankConfig,
     topics_of: _TopicKeys,
+    known: Sequence[float] | None = None,
 ) -> StoryRef:
-    """The story of the articles at `positions`, given in `Identity` order."""
+    """The story of the articles at `positions`, given in `Identity` order;
+    `known`, if given, holds their `copy_score`s."""
     copies = [heads[position] for position in positions]
     newest = [newest_time(h[PUBLISHED], h[UPDATED]) for h in copies]
-    scores = [
-        -comparable_score(base_score(h[HEAT], h[QUALITY], weights), when, reference, weights)
+    scores = known or [
+        copy_score(h[HEAT], h[QUALITY], when, reference, weights)
         for h, when in zip(copies, newest, strict=True)
     ]
     # The link only decides between equal scores: look at it only for those

@@ -56,6 +56,7 @@ from aggregator.merge import (
     Grouping,
     MergeInput,
     alone,
+    copy_score,
     group_articles,
     story_id_map,
     story_refs,
@@ -73,7 +74,7 @@ from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.parallel import available_cores, parse_one
 from aggregator.published import PublishedFeed, published_feeds
-from aggregator.rank import Place, base_score, place, rank_stories, reference_time
+from aggregator.rank import Place, rank_stories, reference_time, scored_place
 from aggregator.rendering import Renderer
 from aggregator.state import (
     LAST_BUILD,
@@ -365,12 +366,16 @@ def rank_all(
     names = display_names(name for i in included for name in heads[i][TOPICS])
     stories: list[StoryRef] = []
     if reference is not None:
-        # Most stories have one copy: place them while the grouping is made.
+        # Most stories have one copy: place them while the grouping is made,
+        # and score every copy for choosing the lead of a story of several.
         weights = config.rank
+        scores = [
+            copy_score(heat, quality, newest, reference, weights)
+            for _, _, newest, heat, quality in singles
+        ]
         alone_at: list[Place | None] = [None] * len(heads)
-        for position, (_, _, newest, heat, quality) in zip(included, singles, strict=True):
-            base = base_score(heat, quality, weights)
-            alone_at[position] = place(base, newest, reference, weights)
+        for position, score, single in zip(included, scores, singles, strict=True):
+            alone_at[position] = scored_place(score, single[2])
         if grouping is None:
             sources, payloads = collection.sources, collection.payloads
             inputs = [merge_input(sources[i], *payloads[i]) for i in included]
@@ -379,7 +384,9 @@ def rank_all(
             grouped = grouping()
             if len(grouped.order) != len(included):
                 raise ValueError("the grouping is of other articles")
-        merged = story_refs(heads, grouped, weights, reference, positions=included, singles=singles)
+        merged = story_refs(
+            heads, grouped, weights, reference, positions=included, singles=singles, scores=scores
+        )
         stories = rank_stories(
             merged,
             reference,

@@ -85,7 +85,12 @@ Place = tuple[float, float]
 def place(base: float, updated: datetime, reference: datetime, weights: RankConfig) -> Place:
     """The `Place` of a story whose score before decay is `base` and whose newest
     copy is from `updated`."""
-    return (-comparable_score(base, updated, reference, weights), -updated.timestamp())
+    return scored_place(-comparable_score(base, updated, reference, weights), updated)
+
+
+def scored_place(negated: float, updated: datetime) -> Place:
+    """The `Place` of a story whose negated `comparable_score` is `negated`."""
+    return (negated, -updated.timestamp())
 
 
 def story_place(story: Ranked, reference: datetime, weights: RankConfig) -> Place:

@@ -40,7 +40,7 @@ from aggregator.merge import (
     story_id_map,
 )
 from aggregator.model import Article, Provider, Story
-from aggregator.pipeline import Publication, plan
+from aggregator.pipeline import Collection, Publication, plan, rank_all
 from aggregator.rank import base_score, log_score, rank_stories, story_score
 from tests.conftest import NOW
 
@@ -340,3 +340,14 @@ def test_grouping_read_from_packed_articles_merges_the_same(
     expected = merge_stories(articles, MERGE, WEIGHTS, reference, known)
     assert merge_stories(articles, MERGE, WEIGHTS, reference, grouping=grouping) == expected
     assert grouping.id_map(inputs) == story_id_map(expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(COLLECTIONS)
+def test_a_build_ranks_the_stories_merging_and_ranking_make(articles: list[Article]) -> None:
+    """A build scores every copy and places one-copy stories before it knows
+    the grouping (`pipeline.rank_all`); its stories and their order are those
+    of merging the articles and ranking the stories."""
+    config = dataclasses.replace(Config(), merge=MERGE, rank=WEIGHTS, drafts=True)
+    ranking = rank_all(Collection.of(articles), config, None).unpacked()
+    assert list(ranking.stories) == merged(articles)
