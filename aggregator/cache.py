@@ -44,7 +44,7 @@ from pathlib import Path
 from aggregator import __version__, fastyaml
 from aggregator.compact import LAYOUT, Payload, PlainUnpickler, is_packed
 from aggregator.files import FileStamp, settled_before
-from aggregator.parallel import Chunk, Parsed, parse_chunks
+from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks
 from aggregator.sources import PARSER_VERSION
 from aggregator.state import code_digest
 
@@ -90,38 +90,48 @@ def parse_with_cache(
     every file is parsed and nothing is stored.
     """
     key = cache_key(max_bytes)
-    stored = load_cache(state_dir, key) if state_dir is not None else Stored({}, 0, False)
-    cached = stored.entries
     names = list(paths)
-    results: list[Result | None] = [None] * len(names)
-    entries: dict[str, Entry] = {}
-    missing: list[int] = []
-    for index, (name, stamp) in enumerate(zip(names, stamps, strict=True)):
-        entry = cached.get(name)
-        if stamp is not None and _usable(entry, stamp):
-            assert entry is not None
-            results[index] = (entry[2], entry[3])
-            entries[name] = entry
-        else:
-            missing.append(index)
-    reused = list(entries.items())
-    settled = settled_before()
-    chunks = parse_chunks([names[i] for i in missing], max_bytes=max_bytes, jobs=jobs)
+    # Files changed since the cache was written are parsed while it is read.
+    early = _changed_since_cache(state_dir, stamps) if state_dir is not None else []
+    with parse_ahead([names[i] for i in early], max_bytes=max_bytes, jobs=jobs) as ahead:
+        stored = load_cache(state_dir, key) if state_dir is not None else Stored({}, 0, False)
+        cached = stored.entries
+        results: list[Result | None] = [None] * len(names)
+        entries: dict[str, Entry] = {}
+        missing: list[int] = []
+        for index, (name, stamp) in enumerate(zip(names, stamps, strict=True)):
+            entry = cached.get(name)
+            if stamp is not None and _usable(entry, stamp):
+                assert entry is not None
+                results[index] = (entry[2], entry[3])
+                entries[name] = entry
+            else:
+                missing.append(index)
+        reused = list(entries.items())
+        settled = settled_before()
+        parsed = [(early, ahead.chunks())]
+    known = set(early)
+    later = [index for index in missing if index not in known]
+    parsed.append((later, parse_chunks([names[i] for i in later], max_bytes=max_bytes, jobs=jobs)))
     added: dict[str, Entry] = {}
     parts: list[tuple[Index, Chunk]] = []
-    unparsed = iter(missing)
-    for chunk in chunks:
-        files: Index = []
-        # The chunk's results first: zip then stops before taking a position too many.
-        for (cacheable, digest, payload), position in zip(chunk.results, unparsed, strict=False):
-            results[position] = (digest, payload)
-            name, stamp = names[position], stamps[position]
-            if cacheable and stamp is not None and stamp[1] < settled:
-                added[name] = entries[name] = (stamp[0], stamp[1], digest, payload)
-                files.append((name, stamp[0], stamp[1]))
-            else:
-                files.append(None)
-        parts.append((files, chunk))
+    for positions, chunks in parsed:
+        unparsed = iter(positions)
+        for chunk in chunks:
+            files: Index = []
+            # The chunk's results first: zip then stops before taking a position too many.
+            for (cacheable, digest, payload), at in zip(chunk.results, unparsed, strict=False):
+                name, stamp = names[at], stamps[at]
+                if results[at] is not None:  # parsed early, yet found in the cache
+                    files.append(None)
+                    continue
+                results[at] = (digest, payload)
+                if cacheable and stamp is not None and stamp[1] < settled:
+                    added[name] = entries[name] = (stamp[0], stamp[1], digest, payload)
+                    files.append((name, stamp[0], stamp[1]))
+                else:
+                    files.append(None)
+            parts.append((files, chunk))
     removed = cached.keys() - entries.keys()
     if state_dir is not None and (added or removed):
         changes = stored.changes + len(added) + len(removed)
@@ -130,6 +140,20 @@ def parse_with_cache(
         else:
             save_cache(state_dir, key, [*_parts_of(reused), *parts])
     return [result for result in results if result is not None]
+
+
+def _changed_since_cache(state_dir: Path, stamps: Sequence[FileStamp | None]) -> list[int]:
+    """The positions of the files modified since the cache was last written:
+    most of the files a build will not find in it, known before it is read.
+    (The others, such as a file copied in with an old mtime, or one changed
+    within the clock tick of the write, are parsed once the cache is read.)
+    None without a cache: a first build reads none, so there is nothing to
+    parse meanwhile."""
+    try:
+        written = (state_dir / CACHE_NAME).stat().st_mtime_ns
+    except OSError:
+        return []
+    return [i for i, stamp in enumerate(stamps) if stamp is None or stamp[1] >= written]
 
 
 #: Which file each result of a snapshot part is: (path, size, mtime_ns), or None

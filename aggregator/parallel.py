@@ -16,9 +16,10 @@ cheapest form to send; the parse cache stores those pickles as they are.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.pool
 import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from aggregator import forking
@@ -78,17 +79,52 @@ class Chunk:
 def parse_chunks(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
     """`parse_one` for each path, in order and in chunks, over up to `jobs`
     processes (0: all cores)."""
-    method = start_method()
-    workers = worker_count(jobs, len(paths), method)
-    spread = max(1, len(paths) // (workers * CHUNKS_PER_WORKER))
-    size = CHUNK if workers == 1 else min(CHUNK, spread)
-    chunks = [(tuple(paths[i : i + size]), max_bytes) for i in range(0, len(paths), size)]
-    if workers == 1:
-        return [Chunk([parse_one(path, max_bytes) for path in some]) for some, _ in chunks]
-    context = multiprocessing.get_context(method)
-    with context.Pool(workers) as pool:
+    workers = worker_count(jobs, len(paths), start_method())
+    with Parsing(paths, max_bytes=max_bytes, workers=0 if workers == 1 else workers) as parsing:
+        return parsing.chunks()
+
+
+def parse_ahead(paths: Sequence[str], *, max_bytes: int, jobs: int) -> Parsing:
+    """`Parsing` of `paths` by workers that start now, one fewer than `jobs`
+    allows (0: all cores), as this process has other work meanwhile: worth it
+    from a quarter of what repays a worker's start, the start being hidden.
+    Otherwise parsed by this process, when asked."""
+    spare = (jobs if jobs > 0 else available_cores()) - 1
+    enough = len(paths) >= FILES_PER_WORKER[start_method()] // 4
+    return Parsing(paths, max_bytes=max_bytes, workers=spare if enough else 0)
+
+
+class Parsing:
+    """Files being parsed: by `workers` worker processes, which start at once
+    and work while this process goes on, or (0 workers) by this process when
+    the chunks are asked for. A context manager: leaving it ends the workers.
+    """
+
+    def __init__(self, paths: Sequence[str], *, max_bytes: int, workers: int) -> None:
+        spread = max(1, len(paths) // (max(workers, 1) * CHUNKS_PER_WORKER))
+        size = CHUNK if workers == 0 else min(CHUNK, spread)
+        self._chunks = [(tuple(paths[i : i + size]), max_bytes) for i in range(0, len(paths), size)]
+        self.workers = workers
+        self._pool: multiprocessing.pool.Pool | None = None
+        self._sent: Iterator[bytes] | None = None
+        if workers > 0:
+            self._pool = multiprocessing.get_context(start_method()).Pool(workers)
+            self._sent = self._pool.imap(_parse_chunk, self._chunks)
+
+    def chunks(self) -> list[Chunk]:
+        """`parse_one` of each path, in order and in chunks (once)."""
+        if self._sent is None:
+            return [Chunk([parse_one(path, size) for path in some]) for some, size in self._chunks]
         # Our own workers' pickles: trusted, unlike a cache file.
-        return [Chunk(pickle.loads(sent), sent) for sent in pool.imap(_parse_chunk, chunks)]
+        return [Chunk(pickle.loads(sent), sent) for sent in self._sent]
+
+    def __enter__(self) -> Parsing:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
 
 
 def parse_one(path: str, max_bytes: int) -> Parsed:

@@ -16,7 +16,7 @@ from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
 from aggregator.config import Config
 from aggregator.files import find_article_files
 from aggregator.merge import merge_input
-from aggregator.parallel import Chunk
+from aggregator.parallel import Chunk, Parsing
 from aggregator.pipeline import assemble, collect, merge_inputs, read_articles
 from tests.conftest import NOW, WriteArticle
 
@@ -33,12 +33,18 @@ def parsed_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths actually read and parsed, build after build."""
     seen: list[str] = []
     real = cache.parse_chunks
+    real_ahead = cache.parse_ahead
 
     def spy(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
         seen.extend(paths)
         return real(paths, max_bytes=max_bytes, jobs=jobs)
 
+    def spy_ahead(paths: Sequence[str], *, max_bytes: int, jobs: int) -> Parsing:
+        seen.extend(paths)
+        return real_ahead(paths, max_bytes=max_bytes, jobs=jobs)
+
     monkeypatch.setattr(cache, "parse_chunks", spy)
+    monkeypatch.setattr(cache, "parse_ahead", spy_ahead)
     return seen
 
 
@@ -290,3 +296,54 @@ def test_a_snapshot_in_several_parts_reads_back_whole(
     assert [len(files) for files, _ in parts] == [2, 1]
     cache.save_cache(config.state_dir, key, parts)
     assert load_cache(config.state_dir, key) == cache.Stored(entries, 0, True)
+
+
+def test_files_changed_since_the_cache_was_written_are_parsed_while_it_is_read(
+    config: Config, three: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = cached_collect(config)
+    ahead: list[str] = []
+    later: list[str] = []
+    real_ahead, real_later = cache.parse_ahead, cache.parse_chunks
+
+    def spy_ahead(paths: Sequence[str], *, max_bytes: int, jobs: int) -> Parsing:
+        ahead.extend(paths)
+        return real_ahead(paths, max_bytes=max_bytes, jobs=jobs)
+
+    def spy_later(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
+        later.extend(paths)
+        return real_later(paths, max_bytes=max_bytes, jobs=jobs)
+
+    monkeypatch.setattr(cache, "parse_ahead", spy_ahead)
+    monkeypatch.setattr(cache, "parse_chunks", spy_later)
+    written = (config.state_dir / CACHE_NAME).stat().st_mtime_ns
+    three[1].write_text(three[1].read_text().replace("Beta story", "Beta story, updated"))
+    os.utime(three[1], ns=(written + 10**9, written + 10**9))  # after the cache was written
+    articles, rejected = cached_collect(config)
+    assert (names(ahead), later) == (["b.txt"], [])
+    assert "Beta story, updated" in [a.title for a in articles]  # type: ignore[attr-defined]
+    assert rejected == first[1]
+
+
+def test_files_parsed_early_but_found_in_the_cache_are_taken_from_it(
+    config: Config, write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    for index in range(120):
+        write_article(
+            f"{index:03}.txt", title=f"Story {index}", webUrl=f"https://x.example/{index}"
+        )
+    cached_collect(config)
+    for index in range(110):  # enough changes for a new snapshot
+        write_article(
+            f"{index:03}.txt", title=f"Story {index} again", webUrl=f"https://x.example/{index}"
+        )
+    os.utime(config.state_dir / CACHE_NAME, ns=(0, 0))  # every file looks newer than it
+    parsed_paths.clear()
+    articles, _ = cached_collect(config)
+    assert len(parsed_paths) == 120  # all parsed early, 10 of them then found in the cache
+    assert articles == list(collect(config, NOW).articles)
+    stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    assert stored.changes == 0 and len(stored.entries) == 120
+    parsed_paths.clear()
+    assert cached_collect(config)[0] == articles
+    assert parsed_paths == []

@@ -14,7 +14,7 @@ from aggregator.build import BuildOptions, run_build
 from aggregator.cache import Result, cache_key, load_cache, parse_with_cache
 from aggregator.config import Config
 from aggregator.files import find_article_files
-from aggregator.parallel import Chunk, Parsed, parse_chunks, worker_count
+from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks, worker_count
 from tests.conftest import NOW, WriteArticle
 
 
@@ -146,3 +146,21 @@ def test_a_cache_written_from_the_workers_pickles_reads_back(
     monkeypatch.setattr(cache, "parse_chunks", spy)
     assert parse(jobs=2) == first
     assert sorted(read) == sorted([mixed[0], str(fifo)])  # all else from the cache
+
+
+@pytest.mark.usefixtures("tiny_workers")
+@pytest.mark.parametrize(("jobs", "workers"), [(1, 0), (2, 1), (3, 2)])
+def test_parsing_ahead_leaves_this_process_a_core_and_returns_the_same(
+    mixed: list[str], jobs: int, workers: int
+) -> None:
+    alone = parse_files(mixed, max_bytes=100_000, jobs=1)
+    with parse_ahead(mixed, max_bytes=100_000, jobs=jobs) as parsing:
+        assert parsing.workers == workers
+        assert [parsed for chunk in parsing.chunks() for parsed in chunk.results] == alone
+
+
+def test_parsing_ahead_is_left_to_this_process_for_a_few_files(mixed: list[str]) -> None:
+    with parse_ahead(mixed[:3], max_bytes=100_000, jobs=4) as parsing:
+        assert parsing.workers == 0
+    with parse_ahead([], max_bytes=100_000, jobs=4) as parsing:
+        assert parsing.chunks() == []
