@@ -43,12 +43,16 @@ from pathlib import Path
 
 from aggregator import __version__, fastyaml
 from aggregator.compact import LAYOUT, Payload, PlainUnpickler, is_packed
-from aggregator.files import FileStamp, settled_before
+from aggregator.files import SETTLE_NS, FileStamp, settled_before
 from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks
 from aggregator.sources import PARSER_VERSION
 from aggregator.state import code_digest
 
 CACHE_NAME = "parse-cache.pickle"
+#: Files modified up to this long before a file could have been cached (see
+#: `_changed_since_cache`): the time a build takes from deciding which files
+#: had settled to writing the cache.
+EARLY_MARGIN_NS = 1_000_000_000
 _FORMAT = "aggregator-parse-cache 3"
 #: The most entries in one part of a snapshot.
 SNAPSHOT_PART = 5000
@@ -143,17 +147,18 @@ def parse_with_cache(
 
 
 def _changed_since_cache(state_dir: Path, stamps: Sequence[FileStamp | None]) -> list[int]:
-    """The positions of the files modified since the cache was last written:
-    most of the files a build will not find in it, known before it is read.
-    (The others, such as a file copied in with an old mtime, or one changed
-    within the clock tick of the write, are parsed once the cache is read.)
-    None without a cache: a first build reads none, so there is nothing to
-    parse meanwhile."""
+    """The positions of the files modified since the cache was last written,
+    or shortly before (files that had not settled then were not cached; see
+    `files.settled_before`): most of the files a build will not find in it,
+    known before it is read. (The others, such as a file copied in with an old
+    mtime, are parsed once the cache is read.) None without a cache: a first
+    build reads none, so there is nothing to parse meanwhile."""
     try:
         written = (state_dir / CACHE_NAME).stat().st_mtime_ns
     except OSError:
         return []
-    return [i for i, stamp in enumerate(stamps) if stamp is None or stamp[1] >= written]
+    since = written - SETTLE_NS - EARLY_MARGIN_NS
+    return [i for i, stamp in enumerate(stamps) if stamp is None or stamp[1] >= since]
 
 
 #: Which file each result of a snapshot part is: (path, size, mtime_ns), or None

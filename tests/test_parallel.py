@@ -14,7 +14,7 @@ from aggregator.build import BuildOptions, run_build
 from aggregator.cache import Result, cache_key, load_cache, parse_with_cache
 from aggregator.config import Config
 from aggregator.files import find_article_files
-from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks, worker_count
+from aggregator.parallel import Chunk, Parsed, Parsing, parse_ahead, parse_chunks, worker_count
 from tests.conftest import NOW, WriteArticle
 
 
@@ -143,7 +143,12 @@ def test_a_cache_written_from_the_workers_pickles_reads_back(
         read.extend(paths)
         return real(paths, max_bytes=max_bytes, jobs=jobs)
 
+    def spy_ahead(paths: Sequence[str], *, max_bytes: int, jobs: int) -> Parsing:
+        read.extend(paths)  # the files that had not settled: changed since the cache
+        return parse_ahead(paths, max_bytes=max_bytes, jobs=jobs)
+
     monkeypatch.setattr(cache, "parse_chunks", spy)
+    monkeypatch.setattr(cache, "parse_ahead", spy_ahead)
     assert parse(jobs=2) == first
     assert sorted(read) == sorted([mixed[0], str(fifo)])  # all else from the cache
 
