@@ -235,9 +235,9 @@ def test_a_change_cut_short_costs_a_parse_and_a_new_snapshot(
     assert parsed_paths == []
 
 
-def test_many_changes_are_folded_into_a_new_snapshot(
-    config: Config, write_article: WriteArticle, parsed_paths: list[str]
-) -> None:
+def cache_many_then_change_most(config: Config, write_article: WriteArticle) -> None:
+    """120 articles read into the cache, then 110 of them changed: enough
+    changes for the next read to write a new snapshot."""
     for index in range(120):
         write_article(
             f"{index:03}.txt", title=f"Story {index}", webUrl=f"https://x.example/{index}"
@@ -247,6 +247,12 @@ def test_many_changes_are_folded_into_a_new_snapshot(
         write_article(
             f"{index:03}.txt", title=f"Story {index} again", webUrl=f"https://x.example/{index}"
         )
+
+
+def test_many_changes_are_folded_into_a_new_snapshot(
+    config: Config, write_article: WriteArticle, parsed_paths: list[str]
+) -> None:
+    cache_many_then_change_most(config, write_article)
     cached_collect(config)
     stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
     assert stored.changes == 0 and len(stored.entries) == 120
@@ -332,15 +338,7 @@ def test_files_changed_since_the_cache_was_written_are_parsed_while_it_is_read(
 def test_files_parsed_early_but_found_in_the_cache_are_taken_from_it(
     config: Config, write_article: WriteArticle, parsed_paths: list[str]
 ) -> None:
-    for index in range(120):
-        write_article(
-            f"{index:03}.txt", title=f"Story {index}", webUrl=f"https://x.example/{index}"
-        )
-    cached_collect(config)
-    for index in range(110):  # enough changes for a new snapshot
-        write_article(
-            f"{index:03}.txt", title=f"Story {index} again", webUrl=f"https://x.example/{index}"
-        )
+    cache_many_then_change_most(config, write_article)
     os.utime(config.state_dir / CACHE_NAME, ns=(0, 0))  # every file looks newer than it
     parsed_paths.clear()
     articles, _ = cached_collect(config)
