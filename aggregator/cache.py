@@ -89,9 +89,10 @@ def parse_with_cache(
     have not settled).
 
     With a `state_dir`, files whose stamp matches their cache entry are not read,
-    the others are parsed over `jobs` processes (see `parallel`), and the cache is
-    brought up to date with these paths (call under the build lock). Without one,
-    every file is parsed and nothing is stored.
+    the others are parsed over `jobs` processes (see `parallel`; those changed
+    since the cache was written while it is read, see `_changed_since_cache`),
+    and the cache is brought up to date with these paths (call under the build
+    lock). Without one, every file is parsed and nothing is stored.
     """
     key = cache_key(max_bytes)
     names = list(paths)
