@@ -33,11 +33,12 @@ noticed, as with make or rsync.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,7 @@ from aggregator.state import code_digest
 
 CACHE_NAME = "parse-cache.pickle"
 #: Files modified up to this long before a file could have been cached (see
-#: `_changed_since_cache`): the time a build takes from deciding which files
+#: `changed_since_cache`): the time a build takes from deciding which files
 #: had settled to writing the cache.
 EARLY_MARGIN_NS = 1_000_000_000
 _FORMAT = "aggregator-parse-cache 3"
@@ -73,6 +74,10 @@ Entry = tuple[int, int, str, Payload | str]
 #: What a file parsed to: (digest, `compact.Payload`) or ("", rejection reason).
 Result = tuple[str, Payload | str]
 
+#: Files parsed elsewhere (see `parse_with_cache`): their positions, and what
+#: gives their `parallel.parse_chunks`.
+Early = tuple[Sequence[int], Callable[[], list[Chunk]]]
+
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +88,8 @@ def parse_with_cache(
     max_bytes: int,
     jobs: int,
     state_dir: Path | None,
+    early: Early | None = None,
+    held: dict[str, Entry] | None = None,
 ) -> list[Result]:
     """What each of `paths` parsed to, in order; `stamps[i]` is the (size, mtime_ns)
     the walk saw for `paths[i]` (None: unknown, so never cached, nor are files that
@@ -90,15 +97,25 @@ def parse_with_cache(
 
     With a `state_dir`, files whose stamp matches their cache entry are not read,
     the others are parsed over `jobs` processes (see `parallel`; those changed
-    since the cache was written while it is read, see `_changed_since_cache`),
+    since the cache was written while it is read, see `changed_since_cache`),
     and the cache is brought up to date with these paths (call under the build
-    lock). Without one, every file is parsed and nothing is stored.
+    lock). Without one, every file is parsed and nothing is stored. `early`, if
+    given, is the positions of the files changed since the cache was written
+    (`changed_since_cache`) and what gives their `parse_chunks`: parsed
+    elsewhere, they are not parsed here. `held`, if given, is filled with the
+    entries the cache holds once brought up to date.
     """
     key = cache_key(max_bytes)
     names = list(paths)
     # Files changed since the cache was written are parsed while it is read.
-    early = _changed_since_cache(state_dir, stamps) if state_dir is not None else []
-    with parse_ahead([names[i] for i in early], max_bytes=max_bytes, jobs=jobs) as ahead:
+    ahead: contextlib.AbstractContextManager[object]
+    if early is None:
+        changed = changed_since_cache(state_dir, stamps) if state_dir is not None else []
+        parsing = parse_ahead([names[i] for i in changed], max_bytes=max_bytes, jobs=jobs)
+        early, ahead = (changed, parsing.chunks), parsing
+    else:
+        ahead = contextlib.nullcontext()
+    with ahead:
         stored = load_cache(state_dir, key) if state_dir is not None else Stored({}, 0, False)
         cached = stored.entries
         results: list[Result | None] = [None] * len(names)
@@ -114,8 +131,8 @@ def parse_with_cache(
                 missing.append(index)
         reused = list(entries.items())
         settled = settled_before()
-        parsed = [(early, ahead.chunks())]
-    known = set(early)
+        parsed: list[tuple[Sequence[int], list[Chunk]]] = [(early[0], early[1]())]
+    known = set(early[0])
     later = [index for index in missing if index not in known]
     parsed.append((later, parse_chunks([names[i] for i in later], max_bytes=max_bytes, jobs=jobs)))
     added: dict[str, Entry] = {}
@@ -138,6 +155,8 @@ def parse_with_cache(
                     files.append(None)
             parts.append((files, chunk))
     removed = cached.keys() - entries.keys()
+    if held is not None:
+        held.update(entries)
     if state_dir is not None and (added or removed):
         changes = stored.changes + len(added) + len(removed)
         if stored.appendable and changes <= max(len(entries) // 4, 100):
@@ -147,7 +166,7 @@ def parse_with_cache(
     return [result for result in results if result is not None]
 
 
-def _changed_since_cache(state_dir: Path, stamps: Sequence[FileStamp | None]) -> list[int]:
+def changed_since_cache(state_dir: Path, stamps: Sequence[FileStamp | None]) -> list[int]:
     """The positions of the files modified since the cache was last written,
     or shortly before (files that had not settled then were not cached; see
     `files.settled_before`): most of the files a build will not find in it,

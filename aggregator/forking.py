@@ -2,18 +2,20 @@
 
 A copy shares everything already in memory, so nothing is sent to it; it hands
 back only its results, each pickled into a temporary file as soon as it is made
-(a copy may make two, the second from the first: `Copies.start_then`), and says
-so on a pipe. Copies are made only where `fork` exists (POSIX) and while this
-process runs no other thread: a copy would inherit locks held by threads that do
-not exist in it. A copy that fails has its work done here instead, when its
-result is asked for, so a failure surfaces as it would without copies and the
-result is the same either way. Copies whose results are no longer wanted,
+(a copy may make two, the second from the first: `Copies.start_then`, or
+several in turn: `Copies.start_each`), and says so on a pipe. Copies are made
+only where `fork` exists (POSIX) and while this process runs no other thread: a
+copy would inherit locks held by threads that do not exist in it. A copy that
+fails has its work done here instead, when its result is asked for, so a
+failure surfaces as it would without copies and the result is the same either
+way. Copies whose results are no longer wanted,
 because this process left the block that started them, are ended and reaped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import signal
@@ -142,6 +144,16 @@ class Copies:
         copy = self._fork([lambda _: first(), lambda value: then(cast(T, value))])
         return _chained(first, then, copy)
 
+    def start_each(self, works: Sequence[Callable[[], object]]) -> list[Pending[object]]:
+        """`works` started one after the other in one copy of this process: the
+        result of each can be had while the copy goes on with the next. Each is
+        done here when no copy may be made, or the copy ended before it, so
+        works share what they need (a `functools.cache`, say), not arguments."""
+        if not can_fork():
+            return [later(work) for work in works]
+        copy = self._fork([functools.partial(_ignoring, work) for work in works])
+        return [Pending(work, copy, index) for index, work in enumerate(works)]
+
     def _fork(self, steps: Sequence[Callable[[object], object]]) -> _Copy:
         """A copy that runs `steps`, each on the result of the one before."""
         # Closed by the block's stack, which ruff cannot see through the attribute.
@@ -165,6 +177,10 @@ class Copies:
         copy = _Copy(pid, ready, outputs)
         self._stack.callback(copy.stop)
         return copy
+
+
+def _ignoring(work: Callable[[], T], _: object) -> T:
+    return work()
 
 
 def run_all(works: Sequence[Callable[[], T]]) -> list[T]:

@@ -19,12 +19,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 
 from aggregator import forking
 from aggregator.build import BuildOptions
-from aggregator.cache import Result, parse_with_cache
+from aggregator.cache import (
+    CACHE_NAME,
+    Early,
+    Entry,
+    Result,
+    cache_key,
+    changed_since_cache,
+    parse_with_cache,
+)
 from aggregator.compact import (
     DRAFT,
     TOPICS,
@@ -42,7 +50,7 @@ from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError
 from aggregator.feedspec import EPOCH, FeedSpec
-from aggregator.files import FoundFiles, find_article_files
+from aggregator.files import FoundFiles, find_article_files, settled_before
 from aggregator.freshness import freshen, page_record
 from aggregator.incremental import (
     PlannedFile,
@@ -61,6 +69,16 @@ from aggregator.merge import (
     story_id_map,
     story_refs,
 )
+from aggregator.mergestore import (
+    STORE_NAME,
+    Row,
+    Rows,
+    load_rows,
+    merged_inputs,
+    row_of,
+    rows_of,
+    save_rows,
+)
 from aggregator.model import (
     Article,
     BuildReport,
@@ -72,7 +90,7 @@ from aggregator.model import (
 )
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
-from aggregator.parallel import available_cores, parse_one
+from aggregator.parallel import Chunk, available_cores, parse_chunks, parse_one
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import Place, rank_stories, reference_time, scored_place
 from aggregator.rendering import Renderer
@@ -201,14 +219,24 @@ def collect(
     return assemble(found, read_articles(config, found, cache=cache), clock, config)
 
 
-def read_articles(config: Config, found: FoundFiles, *, cache: bool) -> list[Result]:
-    """What each of the `found` files parsed to (see `collect`)."""
+def read_articles(
+    config: Config,
+    found: FoundFiles,
+    *,
+    cache: bool,
+    early: Early | None = None,
+    held: dict[str, Entry] | None = None,
+) -> list[Result]:
+    """What each of the `found` files parsed to (see `collect`; `early` and
+    `held` as for `cache.parse_with_cache`)."""
     return parse_with_cache(
         found.names,
         found.stamps,
         max_bytes=config.max_file_bytes,
         jobs=config.jobs,
         state_dir=config.state_dir if cache else None,
+        early=early,
+        held=held,
     )
 
 
@@ -608,10 +636,9 @@ def write_feeds(
         def save_ids() -> None:
             # Before any feed is written: should writing them fail, the next build
             # still gives these stories the ids their readers may already have seen.
-            if ids_record is None:  # fetching may have changed the stories' links
+            record = ids_record.result()  # made by the copy that grouped, while this one rendered
+            if record is None:  # fetching may have changed the stories' links
                 record = story_ids_record(story_id_map(map(ranking.story, ranking.stories)))
-            else:  # made by the copy that grouped, while this process rendered
-                record = ids_record.result()
             save_story_ids(config.state_dir, record)
 
         written = previous.get("files")
@@ -643,36 +670,162 @@ GROUP_ELSEWHERE_FROM = 5000
 
 def _collect_and_group(
     config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
-) -> tuple[Collection, forking.Pending[Grouping], forking.Pending[bytes] | None]:
+) -> tuple[Collection, forking.Pending[Grouping], forking.Pending[bytes | None]]:
     """`collect` with the cache, `_group` of the articles merged and, unless
     pages are fetched (which may change the stories' links, or drop dead ones),
-    the record of their ids (`state.story_ids_record`).
+    the record of their ids (`state.story_ids_record`; else None).
 
-    Grouping needs only a little of each article (`merge_inputs`), read from
-    the parse results without unpacking them: with many files and more than one
-    job, a copy of this process reads that and groups the articles while this
-    one assembles the collection, hands the grouping over, and then makes the
-    record while this one ranks and renders.
+    Grouping needs only a little of each article (`merge_inputs`): with many
+    files and more than one job, a copy of this process groups the articles
+    while this one reads and assembles the collection, hands the grouping
+    over, and then makes the record while this one ranks and renders. The copy
+    starts at once when the last build kept what grouping reads of each file
+    (see `_GroupingAhead`); otherwise once the files are read, reading that
+    from their parse results without unpacking them, and keeping it for the
+    next build (`mergestore`).
     """
-    parsed = read_articles(config, found, cache=True)
+    elsewhere = config.jobs != 1 and len(found.names) >= GROUP_ELSEWHERE_FROM
+    state = config.state_dir
+    held: dict[str, Entry] = {}
+    ahead = None
+    if elsewhere and (state / CACHE_NAME).exists() and (state / STORE_NAME).exists():
+        ahead = _GroupingAhead(config, found, clock, changed_since_cache(state, found.stamps))
+        parsing, covered, grouped_ahead, after = copies.start_each(ahead.works())
+        chunks = cast(Callable[[], list[Chunk]], parsing.result)
+        parsed = read_articles(config, found, cache=True, early=(ahead.early, chunks), held=held)
+        if not covered.result():
+            ahead = None  # some file is neither kept nor parsed early: group as below
+    else:
+        parsed = read_articles(config, found, cache=True, held=held)
+    collection = assemble(found, parsed, clock, config)
     inputs = functools.cache(
         functools.partial(merge_inputs, found.names, parsed, clock, config.drafts)
     )
-    elsewhere = config.jobs != 1 and len(parsed) >= GROUP_ELSEWHERE_FROM
 
     def group() -> Grouping:
         return _group(inputs(), config, spread=elsewhere)
 
-    if config.fetch.enabled:
-        grouping = copies.start(group) if elsewhere else forking.later(group)
-        return assemble(found, parsed, clock, config), grouping, None
+    def record(grouping: Grouping) -> bytes | None:
+        if elsewhere:  # what grouping read of each file, for the next build's copy
+            save_rows(state, cache_key(config.max_file_bytes), rows_of(held))
+        return None if config.fetch.enabled else _ids_record(inputs(), grouping)
 
-    def record(grouping: Grouping) -> bytes:
-        return _ids_record(inputs(), grouping)
+    if ahead is None:
+        start = copies.start_then if elsewhere else forking.later_then
+        return collection, *start(group, record)
+    # The copy's grouping, unless it is not of these articles: then one made here
+    # (only should a file have changed without its size and mtime changing).
+    merged = sum(1 for (head, _), _ in collection.payloads if config.drafts or not head[DRAFT])
+    here = forking.later_then(group, record)
 
-    start = copies.start_then if elsewhere else forking.later_then
-    grouping, ids_record = start(group, record)
-    return assemble(found, parsed, clock, config), grouping, ids_record
+    def grouping() -> Grouping:
+        ahead_of = cast(Grouping | None, grouped_ahead.result())
+        return (
+            ahead_of if ahead_of is not None and len(ahead_of.order) == merged else here[0].result()
+        )
+
+    def ids() -> bytes | None:
+        made = cast(bytes | None, after.result())  # also: the copy is done with the store
+        return made if grouping() is grouped_ahead.result() else here[1].result()
+
+    return collection, forking.later(grouping), forking.later(ids)
+
+
+class _GroupingAhead:
+    """Grouping in a copy of the build that starts as soon as the files are
+    found, before the parse cache is read: what grouping reads of each file is
+    in the merge input store (`mergestore`) for the files unchanged since the
+    last build, and the copy parses the files changed since the parse cache
+    was written (`cache.changed_since_cache`, the `early` positions), which
+    `cache.parse_with_cache` then takes from it. When some file is in neither,
+    there is no grouping ahead (`covered` is False). `works` are the copy's
+    steps, in order; each may be done here instead (see `forking`).
+    """
+
+    def __init__(self, config: Config, found: FoundFiles, clock: datetime, early: list[int]):
+        self.early = early
+        self._config = config
+        self._found = found
+        self._clock = clock
+        self._key = cache_key(config.max_file_bytes)
+        self._settled = settled_before()
+
+    def works(self) -> list[Callable[[], object]]:
+        """The copy's steps: `parsed`, `covered`, `grouping`, `after`."""
+        return [self.parsed, self.covered, self.grouping, self.after]
+
+    def parsed(self) -> list[Chunk]:
+        """`parallel.parse_chunks` of the files at the `early` positions, on the
+        cores the build leaves free (it reads the cache meanwhile)."""
+        return self._chunks
+
+    def covered(self) -> bool:
+        """True when every file is in the store or was parsed early."""
+        return self._inputs is not None
+
+    def grouping(self) -> Grouping | None:
+        """`_group` of the articles merged (None when not `covered`)."""
+        return None if self._inputs is None else self._grouping
+
+    def after(self) -> bytes | None:
+        """Once the grouping is handed over: the store brought up to date and
+        the ids record (None when pages are fetched, or not `covered`)."""
+        inputs = self._inputs
+        if self._read is None or inputs is None:
+            return None
+        _, kept, changed = self._read
+        if changed:
+            save_rows(self._config.state_dir, self._key, kept)
+        if self._config.fetch.enabled:
+            return None
+        return _ids_record(inputs, self._grouping)
+
+    @functools.cached_property
+    def _chunks(self) -> list[Chunk]:
+        config = self._config
+        spare = max((config.jobs or available_cores()) - 1, 1)
+        names = [self._found.names[at] for at in self.early]
+        return parse_chunks(names, max_bytes=config.max_file_bytes, jobs=spare)
+
+    @functools.cached_property
+    def _read(self) -> tuple[list[Row], Rows, bool] | None:
+        """Each file's row: the stored one for its size and mtime (as the parse
+        cache takes an entry first), else the one parsed early; then the rows
+        to keep for the next build (as the parse cache keeps entries: of
+        settled files read whole), and whether they changed. None if a file's
+        row is neither stored nor parsed."""
+        stored = load_rows(self._config.state_dir, self._key)
+        parsed = (result for chunk in self._chunks for result in chunk.results)
+        fresh = dict(zip(self.early, parsed, strict=True))
+        rows: list[Row] = []
+        kept: Rows = {}
+        added = 0
+        for at, (name, stamp) in enumerate(zip(self._found.names, self._found.stamps, strict=True)):
+            entry = stored.get(name)
+            if entry is not None and stamp is not None and entry[:2] == stamp:
+                rows.append(entry[2])
+                kept[name] = entry
+            elif at in fresh:
+                cacheable, _, payload = fresh[at]
+                rows.append(row := row_of(payload))
+                if cacheable and stamp is not None and stamp[1] < self._settled:
+                    kept[name] = (stamp[0], stamp[1], row)
+                    added += 1
+            else:
+                return None
+        return rows, kept, added > 0 or len(kept) - added != len(stored)
+
+    @functools.cached_property
+    def _inputs(self) -> list[MergeInput] | None:
+        if self._read is None:
+            return None
+        latest = self._clock + FUTURE_TOLERANCE
+        return merged_inputs(self._found.names, self._read[0], latest, self._config.drafts)
+
+    @functools.cached_property
+    def _grouping(self) -> Grouping:
+        assert self._inputs is not None
+        return _group(self._inputs, self._config, spread=True)
 
 
 def _group(inputs: Sequence[MergeInput], config: Config, *, spread: bool = False) -> Grouping:

@@ -14,7 +14,9 @@ import pytest
 
 from aggregator import incremental, pipeline, rendering
 from aggregator.build import BuildOptions, run_build
+from aggregator.cache import CACHE_NAME, cache_key
 from aggregator.config import Config
+from aggregator.mergestore import STORE_NAME, load_rows, save_rows
 from aggregator.model import BuildReport
 from tests.conftest import NOW, SECRET, WriteArticle
 
@@ -290,6 +292,91 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
     assert sorted(searched_in.values()) == ["False", "True", "True"]
     assert not (set(searched_in) - {os.getpid()}) & set(grouped_in)
     assert grouped_here == [os.getpid()] * 2  # once for each build in one process
+
+
+def edited_since_the_last_build(path: Path, state_dir: Path) -> None:
+    """Date `path` after the parse cache was written, as a file edited since."""
+    written = (state_dir / CACHE_NAME).stat().st_mtime_ns + 10**9
+    os.utime(path, ns=(written, written))
+
+
+@pytest.mark.usefixtures("sample")
+def test_a_rebuild_groups_from_what_the_last_build_kept_and_writes_what_one_process_writes(
+    config: Config,
+    write_article: WriteArticle,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy of the build groups the articles before the parse cache is read,
+    from the merge inputs the last build kept and the files changed since,
+    which it parses. The feeds and ids are those of a build in one process;
+    as they are when it cannot: for a file copied in with an old mtime, with
+    a damaged store, or with a store that lies about a file."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
+    monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
+    marks = tmp_path / "grouped-ahead"
+    marks.mkdir()
+    real = pipeline._GroupingAhead.grouping
+
+    def marking(self: pipeline._GroupingAhead) -> Any:
+        grouping = real(self)
+        (marks / str(len(list(marks.iterdir())))).write_text(str(grouping is not None))
+        return grouping
+
+    monkeypatch.setattr(pipeline._GroupingAhead, "grouping", marking)
+    apart = dataclasses.replace(config, jobs=2)
+    alone = dataclasses.replace(
+        apart, jobs=1, output=tmp_path / "alone", state_dir=tmp_path / "alone-state"
+    )
+    heat = iter(range(100))
+
+    def edit_then_build_both() -> list[str]:
+        """Builds after an edit; whether the copy grouped ahead, each time it tried."""
+        edited = write_article("b-copy.txt", title="Beta launches a new rocket", heat=next(heat))
+        if (apart.state_dir / CACHE_NAME).exists():
+            edited_since_the_last_build(edited, apart.state_dir)
+        for each in (apart, alone):
+            build(each)
+        assert feed_bytes(apart.output) == feed_bytes(alone.output)
+        for kept in ("story-ids.json", "title-pairs.txt"):
+            assert (apart.state_dir / kept).read_bytes() == (alone.state_dir / kept).read_bytes()
+        tried = [mark.read_text() for mark in sorted(marks.iterdir(), key=lambda m: int(m.name))]
+        for mark in marks.iterdir():
+            mark.unlink()
+        return tried
+
+    assert edit_then_build_both() == []  # nothing kept yet
+    store = apart.state_dir / STORE_NAME
+    assert store.exists() and not (alone.state_dir / STORE_NAME).exists()
+    # Files edited, added, deleted, a draft and a future-dated one added since.
+    for name, fields in [
+        ("e.txt", {"title": "Epsilon wins the cup final", "webUrl": "https://e.example/1"}),
+        ("draft2.txt", {"title": "A second draft", "published": False}),
+        ("future.txt", {"publishedDateTime": NOW + timedelta(days=9)}),
+        ("c.txt", {"title": "Gamma reports record profits", "webUrl": "https://c.example/gamma"}),
+    ]:
+        edited_since_the_last_build(write_article(name, **fields), apart.state_dir)
+    (corpus / "d.txt").unlink()
+    assert edit_then_build_both() == ["True"]
+    assert edit_then_build_both() == ["True"]  # with the inputs that build kept
+    write_article("old.txt", title="Copied in with an old mtime", webUrl="https://o.example/1")
+    assert edit_then_build_both() == ["False"]  # neither kept nor changed since
+    assert edit_then_build_both() == ["True"]  # kept by the build that grouped later
+    store.write_bytes(store.read_bytes()[:-100])
+    assert edit_then_build_both() == ["False"]
+    assert edit_then_build_both() == ["True"]
+    # A store that says a file was refused when it was not (as a file edited
+    # without its size or mtime changing could): the copy's grouping is not of
+    # the articles read, and grouping is done again here.
+    key = cache_key(apart.max_file_bytes)
+    rows = load_rows(apart.state_dir, key)
+    name = str(corpus / "a.txt")
+    rows[name] = (*rows[name][:2], None)
+    save_rows(apart.state_dir, key, rows)
+    assert edit_then_build_both() == ["True"]
+    assert load_rows(apart.state_dir, key)[name][2] is not None  # kept as read
+    assert edit_then_build_both() == ["True"]
 
 
 def feed_bytes(output: Path) -> dict[str, bytes]:

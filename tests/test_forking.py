@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import signal
@@ -183,3 +184,51 @@ def test_chained_work_done_here_runs_when_asked_for() -> None:
     assert calls == []
     assert second.result() == 2 and calls == ["first", "then"]
     assert first.result() == 1 and calls == ["first", "then"]  # done once
+
+
+@pytest.mark.usefixtures("alone", "deadline")
+def test_works_started_in_turn_in_one_copy_give_each_result_as_it_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each result can be had while the copy goes on; works share what they
+    need through a cache, so one done here (the copy failed before it) still
+    finds it."""
+    pids = counting_forks(monkeypatch)
+    go_on, gate = os.pipe()
+    here = os.getpid()
+
+    @functools.cache
+    def shared() -> int:
+        return os.getpid()
+
+    def second() -> int:
+        os.read(go_on, 1)  # until this process has had the first result
+        return shared()
+
+    def third() -> int:
+        if os.getpid() != here:
+            raise RuntimeError("broken copy")
+        return shared()
+
+    try:
+        with forking.copies() as copies:
+            results = copies.start_each([shared, second, third])
+            assert results[0].result() != here
+            assert results[1].running
+            os.write(gate, b"!")
+            assert results[1].result() == results[0].result()  # shared in the copy
+            assert results[2].result() == here  # made here: the copy failed before it
+    finally:
+        os.close(go_on)
+        os.close(gate)
+    assert pids == [results[0].result()]
+    assert [work.running for work in results] == [False] * 3
+
+
+def test_works_started_in_turn_are_done_here_without_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # another thread: no copy
+    pids = counting_forks(monkeypatch)
+    with forking.copies() as copies:
+        results = copies.start_each([lambda: 1, lambda: os.getpid()])
+        assert [work.result() for work in results] == [1, os.getpid()]
+    assert pids == []

@@ -1,0 +1,144 @@
+"""What grouping reads of each article file, kept between builds, so that a
+rebuild can group its articles before the parse cache is read.
+
+Grouping needs a little of each article (`merge.MergeInput`), and whether the
+article is merged at all (a rejected or future-dated file is not, nor is a
+draft unless drafts are shown). The parse cache holds that inside every
+article's payload, so it can be had only once the whole cache is loaded (0.7 s
+at 100,000 articles). This store holds that little alone, about a seventh of
+the loading: a copy of the build reads it as soon as the files are found,
+and the files changed since (parsed early, see `cache`) complete it.
+
+One file in the state directory, `merge-inputs.pickle`: a first line with the
+format and the parse cache's key (a row is made from a parse result, so it
+depends on all that one depends on), then one pickle of `Columns`: the files'
+paths, sizes and modification times, and what each gave grouping (`Row`). A
+row is used only for a file of that size and mtime, and stored only for a file
+that had settled (see `files.settled_before`), as in the parse cache. A
+missing, damaged or differently keyed store is an empty one: grouping is then
+done once the parse cache is read, as without a store, never differently.
+Unpickling admits no class at all (`compact.PlainUnpickler` admits datetimes
+only, and rows hold none).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aggregator.compact import DRAFT, PUBLISHED, TITLE, PlainUnpickler
+
+if TYPE_CHECKING:
+    from aggregator.cache import Entry
+    from aggregator.compact import Payload
+    from aggregator.merge import MergeInput
+
+STORE_NAME = "merge-inputs.pickle"
+_FORMAT = "aggregator-merge-inputs 1"
+
+#: What grouping reads of one file: None for a file that was rejected, else
+#: (publication time in microseconds since the epoch, draft, the canonical
+#: URLs, the title, the title's tokens: see `compact.Derived`).
+Row = tuple[int, bool, tuple[str, ...], str, tuple[str, ...]] | None
+
+#: Rows by path, with the (size, mtime_ns) of the file each was read from.
+Rows = dict[str, tuple[int, int, Row]]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+log = logging.getLogger(__name__)
+
+
+def microseconds(moment: datetime) -> int:
+    """`moment` (aware) in whole microseconds since the epoch: exact, so that
+    two times compare as their microseconds do."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def row_of(payload: Payload | str) -> Row:
+    """The `Row` of a parse result's payload (see `cache.Result`)."""
+    if isinstance(payload, str):
+        return None
+    (head, _), (urls, tokens) = payload
+    return microseconds(head[PUBLISHED]), bool(head[DRAFT]), urls, head[TITLE], tokens
+
+
+def rows_of(entries: Mapping[str, Entry]) -> Rows:
+    """The rows of the parse cache's `entries`."""
+    return {
+        name: (size, mtime, row_of(payload)) for name, (size, mtime, _, payload) in entries.items()
+    }
+
+
+def merged_inputs(
+    names: Sequence[str], rows: Iterable[Row], latest: datetime, drafts: bool
+) -> list[MergeInput]:
+    """The `merge.MergeInput` of each file that merging takes, in order:
+    `pipeline.merge_inputs` of the files' parse results, given their rows
+    (`row_of`) and the latest publication time accepted."""
+    last = microseconds(latest)
+    # The publication time as `datetime.timestamp` gives it: the same division.
+    return [
+        ((row[2][0], row[0] / 1_000_000, row[3], name), set(row[2]), row[4])
+        for name, row in zip(names, rows, strict=True)
+        if row is not None and row[0] <= last and (drafts or not row[1])
+    ]
+
+
+def load_rows(state_dir: Path, key: str) -> Rows:
+    """The rows stored under `key`: none when there is no usable store."""
+    path = state_dir / STORE_NAME
+    try:
+        with path.open("rb") as stream:
+            if stream.readline() != _header(key):
+                return {}
+            columns = PlainUnpickler(stream).load()
+        names, sizes, mtimes, rows = columns
+        if not all(isinstance(column, list) for column in columns) or not (
+            len(names) == len(sizes) == len(mtimes) == len(rows)
+        ):
+            raise ValueError("columns of different lengths")
+        return dict(zip(names, zip(sizes, mtimes, rows, strict=True), strict=True))
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # damage: as if there were none; the next build writes it anew
+        log.warning("%s: merge input store damaged (%s), rebuilding it", path, type(exc).__name__)
+        return {}
+
+
+def save_rows(state_dir: Path, key: str, rows: Mapping[str, tuple[int, int, Row]]) -> None:
+    """Replace the store with `rows`, atomically; a failure is logged, not
+    raised. Call only under the build lock (see `lock`)."""
+    columns: tuple[list[object], ...] = ([], [], [], [])
+    for name, entry in rows.items():
+        columns[0].append(name)
+        for column, value in zip(columns[1:], entry, strict=True):
+            column.append(value)
+    data = io.BytesIO()
+    pickler = pickle.Pickler(data, pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True  # no memo: nothing is shared or cyclic, and it pickles twice as fast
+    pickler.dump(columns)
+    path = state_dir / STORE_NAME
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{STORE_NAME}.")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(_header(key))
+            stream.write(data.getbuffer())
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("%s: cannot store merge inputs (%s)", path, exc.strerror or exc)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+
+
+def _header(key: str) -> bytes:
+    return f"{_FORMAT} {key}\n".encode()

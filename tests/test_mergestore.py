@@ -1,0 +1,120 @@
+"""The merge input store gives grouping what the parse results give it, or nothing."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregator.cache import Result
+from aggregator.mergestore import (
+    STORE_NAME,
+    Rows,
+    load_rows,
+    merged_inputs,
+    microseconds,
+    row_of,
+    rows_of,
+    save_rows,
+)
+from aggregator.parallel import parse_one
+from aggregator.pipeline import FUTURE_TOLERANCE, merge_inputs
+from tests.conftest import NOW, WriteArticle
+
+
+@pytest.fixture
+def parsed(write_article: WriteArticle, corpus: Path) -> tuple[list[str], list[Result]]:
+    """Parse results of articles merged or not: plain, AMP copies, a draft, one
+    from the future, one just inside the tolerance, and a rejected file."""
+    write_article("a.txt", title="Alpha wins the cup", webUrl="https://a.example/1")
+    write_article(
+        "b.txt",
+        title="Beta launches a rocket",
+        webUrl="https://b.example/2?utm_source=x",
+        ampWebUrl="https://b.example/amp/2",
+        cdnAmpWebUrl="https://b-example.cdn.ampproject.org/c/s/b.example/amp/2",
+    )
+    write_article("c.txt", title="Gamma, a draft", published=False)
+    write_article("d.txt", title="Delta from the future", publishedDateTime=NOW + timedelta(days=3))
+    edge = NOW + FUTURE_TOLERANCE
+    write_article("e.txt", title="Epsilon at the edge", publishedDateTime=edge)
+    write_article(
+        "f.txt", title="Zeta a microsecond late", publishedDateTime=edge + timedelta(microseconds=1)
+    )
+    write_article("g.txt", webUrl="not a url")
+    names = sorted(str(path) for path in corpus.iterdir())
+    results: list[Result] = []
+    for name in names:
+        _, digest, payload = parse_one(name, 100_000)
+        results.append((digest, payload))
+    return names, results
+
+
+@pytest.mark.parametrize("drafts", [False, True])
+def test_rows_give_grouping_what_the_parse_results_give(
+    parsed: tuple[list[str], list[Result]], drafts: bool
+) -> None:
+    names, results = parsed
+    rows = [row_of(payload) for _, payload in results]
+    expected = merge_inputs(names, results, NOW, drafts)
+    assert merged_inputs(names, rows, NOW + FUTURE_TOLERANCE, drafts) == expected
+    assert len(expected) == (4 if drafts else 3)  # neither the rejected file nor the late ones
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_microseconds_give_the_timestamp_grouping_orders_by(moment: datetime) -> None:
+    assert microseconds(moment) / 1_000_000 == moment.timestamp()
+
+
+def test_rows_are_kept_and_read_back(
+    parsed: tuple[list[str], list[Result]], tmp_path: Path
+) -> None:
+    names, results = parsed
+    entries = {
+        name: (10 + i, 20 + i, digest, payload)
+        for i, (name, (digest, payload)) in enumerate(zip(names, results, strict=True))
+    }
+    rows = rows_of(entries)
+    assert rows[names[0]] == (10, 20, row_of(results[0][1]))
+    save_rows(tmp_path, "key 1", rows)
+    assert load_rows(tmp_path, "key 1") == rows
+    assert load_rows(tmp_path, "key 2") == {}  # kept for another parser, say
+    assert load_rows(tmp_path / "elsewhere", "key 1") == {}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],
+        lambda data: data.split(b"\n", 1)[0] + b"\n" + b"\x80garbage",
+        lambda data: data.split(b"\n", 1)[0] + b"\n" + pickle.dumps(([], [], [1], [])),
+        lambda data: data.split(b"\n", 1)[0] + b"\n" + pickle.dumps(({}, [], [], [])),
+        lambda data: (
+            data.split(b"\n", 1)[0] + b"\n" + pickle.dumps([[Path("x")], [1], [2], [None]])
+        ),
+    ],
+    ids=["truncated", "garbage", "uneven columns", "not lists", "a class"],
+)
+def test_a_damaged_store_is_an_empty_one(
+    tmp_path: Path, damage: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows: Rows = {"a.txt": (1, 2, None), "b.txt": (3, 4, (5, False, ("https://b/",), "B", ("b",)))}
+    save_rows(tmp_path, "key", rows)
+    path = tmp_path / STORE_NAME
+    path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
+    with caplog.at_level(logging.WARNING):
+        assert load_rows(tmp_path, "key") == {}
+    assert "merge input store damaged" in caplog.text
+
+
+def test_a_store_that_cannot_be_written_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        save_rows(tmp_path / "missing", "key", {"a.txt": (1, 2, None)})
+    assert "cannot store merge inputs" in caplog.text
