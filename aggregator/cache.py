@@ -38,7 +38,7 @@ import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,10 @@ Entry = tuple[int, int, str, Payload | str]
 #: What a file parsed to: (digest, `compact.Payload`) or ("", rejection reason).
 Result = tuple[str, Payload | str]
 
+#: A file this build parsed (see `parse_with_cache`): its path, its stamp when
+#: the cache keeps its result (else None), and what it parsed to.
+Fresh = tuple[str, FileStamp | None, Payload | str]
+
 #: Files parsed elsewhere (see `parse_with_cache`): their positions, and what
 #: gives their `parallel.parse_chunks`.
 Early = tuple[Sequence[int], Callable[[], list[Chunk]]]
@@ -90,6 +94,7 @@ def parse_with_cache(
     state_dir: Path | None,
     early: Early | None = None,
     held: dict[str, Entry] | None = None,
+    each: Callable[[list[Fresh]], None] | None = None,
 ) -> list[Result]:
     """What each of `paths` parsed to, in order; `stamps[i]` is the (size, mtime_ns)
     the walk saw for `paths[i]` (None: unknown, so never cached, nor are files that
@@ -103,7 +108,9 @@ def parse_with_cache(
     given, is the positions of the files changed since the cache was written
     (`changed_since_cache`) and what gives their `parse_chunks`: parsed
     elsewhere, they are not parsed here. `held`, if given, is filled with the
-    entries the cache holds once brought up to date.
+    entries the cache holds once brought up to date. `each`, if given, is
+    called with the files of each chunk parsed as soon as it is (so while
+    later ones are), as `Fresh` results.
     """
     key = cache_key(max_bytes)
     names = list(paths)
@@ -131,12 +138,13 @@ def parse_with_cache(
                 missing.append(index)
         reused = list(entries.items())
         settled = settled_before()
-        parsed: list[tuple[Sequence[int], list[Chunk]]] = [(early[0], early[1]())]
+        parsed: list[tuple[Sequence[int], Iterable[Chunk]]] = [(early[0], early[1]())]
     known = set(early[0])
     later = [index for index in missing if index not in known]
     parsed.append((later, parse_chunks([names[i] for i in later], max_bytes=max_bytes, jobs=jobs)))
     added: dict[str, Entry] = {}
     parts: list[tuple[Index, Chunk]] = []
+    done: list[Fresh] = []
     for positions, chunks in parsed:
         unparsed = iter(positions)
         for chunk in chunks:
@@ -153,7 +161,12 @@ def parse_with_cache(
                     files.append((name, stamp[0], stamp[1]))
                 else:
                     files.append(None)
+                if each is not None:
+                    done.append((name, stamp if files[-1] else None, payload))
             parts.append((files, chunk))
+            if each is not None:
+                each(done)
+                done = []
     removed = cached.keys() - entries.keys()
     if held is not None:
         held.update(entries)

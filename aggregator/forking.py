@@ -144,22 +144,30 @@ class Copies:
         copy = self._fork([lambda _: first(), lambda value: then(cast(T, value))])
         return _chained(first, then, copy)
 
-    def start_each(self, works: Sequence[Callable[[], object]]) -> list[Pending[object]]:
+    def start_each(
+        self, works: Sequence[Callable[[], object]], go: Go | None = None
+    ) -> list[Pending[object]]:
         """`works` started one after the other in one copy of this process: the
         result of each can be had while the copy goes on with the next. Each is
         done here when no copy may be made, or the copy ended before it, so
-        works share what they need (a `functools.cache`, say), not arguments."""
+        works share what they need (a `functools.cache`, say), not arguments.
+        A work may wait for `go` (see `Go`)."""
         if not can_fork():
             return [later(work) for work in works]
-        copy = self._fork([functools.partial(_ignoring, work) for work in works])
+        copy = self._fork([functools.partial(_ignoring, work) for work in works], go)
         return [Pending(work, copy, index) for index, work in enumerate(works)]
 
-    def _fork(self, steps: Sequence[Callable[[object], object]]) -> _Copy:
+    def _fork(self, steps: Sequence[Callable[[object], object]], go: Go | None = None) -> _Copy:
         """A copy that runs `steps`, each on the result of the one before."""
         # Closed by the block's stack, which ruff cannot see through the attribute.
         outputs = [self._stack.enter_context(tempfile.TemporaryFile()) for _ in steps]  # noqa: SIM115
         ready, told = os.pipe()
+        if go is not None:
+            go.open()
+            self._stack.callback(go.withhold)
         pid = os.fork()
+        if go is not None:
+            go.forked(in_copy=pid == 0)
         if pid == 0:  # the copy: work, write, and leave without running any cleanup
             status = 1
             try:
@@ -177,6 +185,61 @@ class Copies:
         copy = _Copy(pid, ready, outputs)
         self._stack.callback(copy.stop)
         return copy
+
+
+class Go:
+    """Word from this process to a copy of it that waits for something this
+    process makes meanwhile (started by `Copies.start_each(go=)`): `give` it
+    once that is ready. The copy's `wait` returns True then, or False should
+    this process `withhold` it or end first. Without a copy, the works run
+    here and `wait` says at once whether the word was given."""
+
+    def __init__(self) -> None:
+        self._given = False
+        self._heard: bool | None = None
+        self._read: int | None = None  # in the copy
+        self._write: int | None = None  # here, while the copy may wait
+
+    def open(self) -> None:
+        """Before the fork (`Copies.start_each` calls it)."""
+        self._read, self._write = os.pipe()
+
+    def forked(self, *, in_copy: bool) -> None:
+        """After the fork, in each process (`Copies.start_each` calls it)."""
+        assert self._read is not None and self._write is not None
+        mine, theirs = (self._read, self._write) if in_copy else (self._write, self._read)
+        os.close(theirs)
+        self._read, self._write = (mine, None) if in_copy else (None, mine)
+
+    def give(self) -> None:
+        """Say that what the copy waits for is ready."""
+        self._given = True
+        self._close(b"!")
+
+    def withhold(self) -> None:
+        """Say that it never will be (also said by ending)."""
+        self._close(b"")
+
+    def wait(self) -> bool:
+        """In the copy: wait for the word, True when it is given. Here: whether
+        it was given."""
+        if self._read is None:
+            return self._given
+        if self._heard is None:
+            self._heard = os.read(self._read, 1) == b"!"
+            os.close(self._read)
+        return self._heard
+
+    def _close(self, word: bytes) -> None:
+        if self._write is not None:
+            try:
+                if word:
+                    os.write(self._write, word)
+            except BrokenPipeError:  # the copy ended: it waits no more
+                pass
+            finally:
+                os.close(self._write)
+                self._write = None
 
 
 def _ignoring(work: Callable[[], T], _: object) -> T:

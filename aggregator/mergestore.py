@@ -4,26 +4,27 @@ rebuild can group its articles before the parse cache is read.
 Grouping needs a little of each article (`merge.MergeInput`), and whether the
 article is merged at all (a rejected or future-dated file is not, nor is a
 draft unless drafts are shown). The parse cache holds that inside every
-article's payload, so it can be had only once the whole cache is loaded (0.7 s
-at 100,000 articles). This store holds that little alone, about a seventh of
-the loading: a copy of the build reads it as soon as the files are found,
-and the files changed since (parsed early, see `cache`) complete it.
+article's payload, so it can be had only once the whole cache is loaded (0.65
+s at 100,000 articles). This store holds that little alone, a fifth of the
+loading: a copy of the build reads it as soon as the files are found, and the
+files changed since (parsed early, see `cache`) complete it. A build without
+a parse cache writes it as it parses, for its own copy to read at once.
 
 One file in the state directory, `merge-inputs.pickle`: a first line with the
 format and the parse cache's key (a row is made from a parse result, so it
-depends on all that one depends on), then one pickle of `Columns`: the files'
-paths, sizes and modification times, and what each gave grouping (`Row`). A
-row is used only for a file of that size and mtime, and stored only for a file
-that had settled (see `files.settled_before`), as in the parse cache. A
-missing, damaged or differently keyed store is an empty one: grouping is then
-done once the parse cache is read, as without a store, never differently.
-Unpickling admits no class at all (`compact.PlainUnpickler` admits datetimes
-only, and rows hold none).
+depends on all that one depends on), then pickles of columns, a part of the
+files each (`RowWriter`): the files' paths, sizes and modification times, and
+what each gave grouping (`Row`). A row is used only for a file of that size
+and mtime, and a file that had not settled (see `files.settled_before`) is
+stored with no mtime, so its row is never used again, as the parse cache does
+not keep it. A missing, damaged or differently keyed store is an empty one:
+grouping is then done once the parse cache is read, as without a store, never
+differently. Unpickling admits no class at all (`compact.PlainUnpickler`
+admits datetimes only, and rows hold none).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import pickle
@@ -31,7 +32,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from aggregator.compact import DRAFT, PUBLISHED, TITLE, PlainUnpickler
 
@@ -41,15 +42,16 @@ if TYPE_CHECKING:
     from aggregator.merge import MergeInput
 
 STORE_NAME = "merge-inputs.pickle"
-_FORMAT = "aggregator-merge-inputs 1"
+_FORMAT = "aggregator-merge-inputs 2"
 
 #: What grouping reads of one file: None for a file that was rejected, else
 #: (publication time in microseconds since the epoch, draft, the canonical
 #: URLs, the title, the title's tokens: see `compact.Derived`).
 Row = tuple[int, bool, tuple[str, ...], str, tuple[str, ...]] | None
 
-#: Rows by path, with the (size, mtime_ns) of the file each was read from.
-Rows = dict[str, tuple[int, int, Row]]
+#: Rows by path, with the (size, mtime_ns) of the file each was read from
+#: (None: a file that had not settled, whose row is never used again).
+Rows = dict[str, tuple[int, int | None, Row]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -96,17 +98,20 @@ def merged_inputs(
 def load_rows(state_dir: Path, key: str) -> Rows:
     """The rows stored under `key`: none when there is no usable store."""
     path = state_dir / STORE_NAME
+    rows: Rows = {}
     try:
         with path.open("rb") as stream:
             if stream.readline() != _header(key):
                 return {}
-            columns = PlainUnpickler(stream).load()
-        names, sizes, mtimes, rows = columns
-        if not all(isinstance(column, list) for column in columns) or not (
-            len(names) == len(sizes) == len(mtimes) == len(rows)
-        ):
-            raise ValueError("columns of different lengths")
-        return dict(zip(names, zip(sizes, mtimes, rows, strict=True), strict=True))
+            while stream.peek(1):
+                columns = PlainUnpickler(stream).load()
+                names, sizes, mtimes, found = columns
+                if not all(isinstance(column, list) for column in columns) or not (
+                    len(names) == len(sizes) == len(mtimes) == len(found)
+                ):
+                    raise ValueError("columns of different lengths")
+                rows.update(zip(names, zip(sizes, mtimes, found, strict=True), strict=True))
+        return rows
     except FileNotFoundError:
         return {}
     except Exception as exc:  # damage: as if there were none; the next build writes it anew
@@ -114,30 +119,78 @@ def load_rows(state_dir: Path, key: str) -> Rows:
         return {}
 
 
-def save_rows(state_dir: Path, key: str, rows: Mapping[str, tuple[int, int, Row]]) -> None:
+def save_rows(state_dir: Path, key: str, rows: Mapping[str, tuple[int, int | None, Row]]) -> None:
     """Replace the store with `rows`, atomically; a failure is logged, not
     raised. Call only under the build lock (see `lock`)."""
-    columns: tuple[list[object], ...] = ([], [], [], [])
-    for name, entry in rows.items():
-        columns[0].append(name)
-        for column, value in zip(columns[1:], entry, strict=True):
-            column.append(value)
-    data = io.BytesIO()
-    pickler = pickle.Pickler(data, pickle.HIGHEST_PROTOCOL)
-    pickler.fast = True  # no memo: nothing is shared or cyclic, and it pickles twice as fast
-    pickler.dump(columns)
-    path = state_dir / STORE_NAME
-    temporary = None
-    try:
-        handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{STORE_NAME}.")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(_header(key))
-            stream.write(data.getbuffer())
-        os.replace(temporary, path)
-    except OSError as exc:
-        log.warning("%s: cannot store merge inputs (%s)", path, exc.strerror or exc)
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
+    with RowWriter(state_dir, key) as writer:
+        writer.add(rows.items())
+
+
+class RowWriter:
+    """A new store, written a part at a time (`add`) and put in place when the
+    `with` block ends, unless it ended with an exception or a write failed
+    (then the store is left as it was, and the failure logged). `written`
+    says whether it was put in place. Call only under the build lock."""
+
+    def __init__(self, state_dir: Path, key: str) -> None:
+        self._path = state_dir / STORE_NAME
+        self._key = key
+        self._stream: IO[bytes] | None = None
+        self._temporary: str | None = None
+        self.written = False
+
+    def __enter__(self) -> RowWriter:
+        try:
+            handle, self._temporary = tempfile.mkstemp(
+                dir=self._path.parent, prefix=f".{STORE_NAME}."
+            )
+            self._stream = os.fdopen(handle, "wb")
+            self._stream.write(_header(self._key))
+        except OSError as exc:
+            self._failed(exc)
+        return self
+
+    def add(self, rows: Iterable[tuple[str, tuple[int, int | None, Row]]]) -> None:
+        """Store `rows` ((path, (size, mtime_ns, row)); None for the mtime of a
+        file that had not settled, whose row is never used again)."""
+        if self._stream is None:
+            return
+        columns: tuple[list[object], ...] = ([], [], [], [])
+        for name, entry in rows:
+            columns[0].append(name)
+            for column, value in zip(columns[1:], entry, strict=True):
+                column.append(value)
+        pickler = pickle.Pickler(self._stream, pickle.HIGHEST_PROTOCOL)
+        pickler.fast = True  # no memo: nothing is shared or cyclic, and it pickles twice as fast
+        try:
+            pickler.dump(columns)
+        except OSError as exc:
+            self._failed(exc)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.close()
+            self._stream = None
+            if kind is None:
+                os.replace(self._temporary, self._path)  # type: ignore[arg-type]
+                self._temporary = None
+                self.written = True
+        except OSError as exc:
+            self._failed(exc)
+        finally:
+            if self._temporary is not None:
+                Path(self._temporary).unlink(missing_ok=True)
+
+    def _failed(self, exc: OSError) -> None:
+        log.warning("%s: cannot store merge inputs (%s)", self._path, exc.strerror or exc)
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        if self._temporary is not None:
+            Path(self._temporary).unlink(missing_ok=True)
+            self._temporary = None
 
 
 def _header(key: str) -> bytes:

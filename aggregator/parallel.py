@@ -76,12 +76,13 @@ class Chunk:
     pickled: bytes | None = None
 
 
-def parse_chunks(paths: Sequence[str], *, max_bytes: int, jobs: int) -> list[Chunk]:
+def parse_chunks(paths: Sequence[str], *, max_bytes: int, jobs: int) -> Iterator[Chunk]:
     """`parse_one` for each path, in order and in chunks, over up to `jobs`
-    processes (0: all cores)."""
+    processes (0: all cores), each chunk as soon as it is parsed (the workers
+    start with the iteration and end with it)."""
     workers = worker_count(jobs, len(paths), start_method())
     with Parsing(paths, max_bytes=max_bytes, workers=0 if workers == 1 else workers) as parsing:
-        return parsing.chunks()
+        yield from parsing.each()
 
 
 def parse_ahead(paths: Sequence[str], *, max_bytes: int, jobs: int) -> Parsing:
@@ -113,10 +114,16 @@ class Parsing:
 
     def chunks(self) -> list[Chunk]:
         """`parse_one` of each path, in order and in chunks (once)."""
+        return list(self.each())
+
+    def each(self) -> Iterator[Chunk]:
+        """`chunks`, each as soon as it is parsed."""
         if self._sent is None:
-            return [Chunk([parse_one(path, size) for path in some]) for some, size in self._chunks]
-        # Our own workers' pickles: trusted, unlike a cache file.
-        return [Chunk(pickle.loads(sent), sent) for sent in self._sent]
+            for some, size in self._chunks:
+                yield Chunk([parse_one(path, size) for path in some])
+        else:  # our own workers' pickles: trusted, unlike a cache file
+            for sent in self._sent:
+                yield Chunk(pickle.loads(sent), sent)
 
     def __enter__(self) -> Parsing:
         return self

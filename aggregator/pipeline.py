@@ -28,6 +28,7 @@ from aggregator.cache import (
     CACHE_NAME,
     Early,
     Entry,
+    Fresh,
     Result,
     cache_key,
     changed_since_cache,
@@ -73,6 +74,7 @@ from aggregator.mergestore import (
     STORE_NAME,
     Row,
     Rows,
+    RowWriter,
     load_rows,
     merged_inputs,
     row_of,
@@ -226,9 +228,10 @@ def read_articles(
     cache: bool,
     early: Early | None = None,
     held: dict[str, Entry] | None = None,
+    each: Callable[[list[Fresh]], None] | None = None,
 ) -> list[Result]:
-    """What each of the `found` files parsed to (see `collect`; `early` and
-    `held` as for `cache.parse_with_cache`)."""
+    """What each of the `found` files parsed to (see `collect`; `early`,
+    `held` and `each` as for `cache.parse_with_cache`)."""
     return parse_with_cache(
         found.names,
         found.stamps,
@@ -237,6 +240,7 @@ def read_articles(
         state_dir=config.state_dir if cache else None,
         early=early,
         held=held,
+        each=each,
     )
 
 
@@ -679,22 +683,36 @@ def _collect_and_group(
     files and more than one job, a copy of this process groups the articles
     while this one reads and assembles the collection, hands the grouping
     over, and then makes the record while this one ranks and renders. The copy
-    starts at once when the last build kept what grouping reads of each file
-    (see `_GroupingAhead`); otherwise once the files are read, reading that
-    from their parse results without unpacking them, and keeping it for the
-    next build (`mergestore`).
+    starts at once (see `_GroupingAhead`) when the last build kept what
+    grouping reads of each file (`mergestore`), or when there is no parse
+    cache: then every file is parsed here, and what grouping reads of each is
+    kept as it is parsed, for the copy. Otherwise the copy starts once the
+    files are read, reads that from their parse results without unpacking
+    them, and keeps it for the next build.
     """
     elsewhere = config.jobs != 1 and len(found.names) >= GROUP_ELSEWHERE_FROM
     state = config.state_dir
     held: dict[str, Entry] = {}
     ahead = None
-    if elsewhere and (state / CACHE_NAME).exists() and (state / STORE_NAME).exists():
+    cached = (state / CACHE_NAME).exists()
+    if elsewhere and cached and (state / STORE_NAME).exists():
         ahead = _GroupingAhead(config, found, clock, changed_since_cache(state, found.stamps))
         parsing, covered, grouped_ahead, after = copies.start_each(ahead.works())
         chunks = cast(Callable[[], list[Chunk]], parsing.result)
         parsed = read_articles(config, found, cache=True, early=(ahead.early, chunks), held=held)
         if not covered.result():
             ahead = None  # some file is neither kept nor parsed early: group as below
+    elif elsewhere and not cached:  # every file is parsed here: the rows, kept as they come
+        go = forking.Go()
+        ahead = _GroupingAhead(config, found, clock, (), go=go)
+        _, _, grouped_ahead, after = copies.start_each(ahead.works(), go)
+        with RowWriter(state, cache_key(config.max_file_bytes)) as writer:
+            keep = functools.partial(_keep_rows, writer)
+            parsed = read_articles(config, found, cache=True, held=held, each=keep)
+        if writer.written:
+            go.give()
+        else:
+            go.withhold()
     else:
         parsed = read_articles(config, found, cache=True, held=held)
     collection = assemble(found, parsed, clock, config)
@@ -731,6 +749,14 @@ def _collect_and_group(
     return collection, forking.later(grouping), forking.later(ids)
 
 
+def _keep_rows(writer: RowWriter, parsed: Iterable[Fresh]) -> None:
+    """Keep the rows of files just parsed, of those not kept as unsettled."""
+    writer.add(
+        (name, (0, None, row_of(payload)) if stamp is None else (*stamp, row_of(payload)))
+        for name, stamp, payload in parsed
+    )
+
+
 class _GroupingAhead:
     """Grouping in a copy of the build that starts as soon as the files are
     found, before the parse cache is read: what grouping reads of each file is
@@ -738,12 +764,23 @@ class _GroupingAhead:
     last build, and the copy parses the files changed since the parse cache
     was written (`cache.changed_since_cache`, the `early` positions), which
     `cache.parse_with_cache` then takes from it. When some file is in neither,
-    there is no grouping ahead (`covered` is False). `works` are the copy's
-    steps, in order; each may be done here instead (see `forking`).
+    there is no grouping ahead (`covered` is False). With `go`, the build
+    parses every file and stores every row, then says so: the copy waits for
+    that (and has nothing to parse early). `works` are the copy's steps, in
+    order; each may be done here instead (see `forking`).
     """
 
-    def __init__(self, config: Config, found: FoundFiles, clock: datetime, early: list[int]):
+    def __init__(
+        self,
+        config: Config,
+        found: FoundFiles,
+        clock: datetime,
+        early: Sequence[int],
+        *,
+        go: forking.Go | None = None,
+    ) -> None:
         self.early = early
+        self._go = go
         self._config = config
         self._found = found
         self._clock = clock
@@ -785,7 +822,7 @@ class _GroupingAhead:
         config = self._config
         spare = max((config.jobs or available_cores()) - 1, 1)
         names = [self._found.names[at] for at in self.early]
-        return parse_chunks(names, max_bytes=config.max_file_bytes, jobs=spare)
+        return list(parse_chunks(names, max_bytes=config.max_file_bytes, jobs=spare))
 
     @functools.cached_property
     def _read(self) -> tuple[list[Row], Rows, bool] | None:
@@ -793,7 +830,14 @@ class _GroupingAhead:
         cache takes an entry first), else the one parsed early; then the rows
         to keep for the next build (as the parse cache keeps entries: of
         settled files read whole), and whether they changed. None if a file's
-        row is neither stored nor parsed."""
+        row is neither stored nor parsed. With `go`, every file's row as this
+        build stores them, once it says they are."""
+        if self._go is not None:
+            stored = load_rows(self._config.state_dir, self._key) if self._go.wait() else {}
+            try:
+                return [stored[name][2] for name in self._found.names], stored, False
+            except KeyError:
+                return None
         stored = load_rows(self._config.state_dir, self._key)
         parsed = (result for chunk in self._chunks for result in chunk.results)
         fresh = dict(zip(self.early, parsed, strict=True))

@@ -301,18 +301,20 @@ def edited_since_the_last_build(path: Path, state_dir: Path) -> None:
 
 
 @pytest.mark.usefixtures("sample")
-def test_a_rebuild_groups_from_what_the_last_build_kept_and_writes_what_one_process_writes(
+def test_a_copy_started_with_the_build_groups_and_writes_what_one_process_writes(
     config: Config,
     write_article: WriteArticle,
     corpus: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A copy of the build groups the articles before the parse cache is read,
-    from the merge inputs the last build kept and the files changed since,
-    which it parses. The feeds and ids are those of a build in one process;
-    as they are when it cannot: for a file copied in with an old mtime, with
-    a damaged store, or with a store that lies about a file."""
+    """A copy of the build started as the files are listed groups the
+    articles: in a rebuild before the parse cache is read, from the merge
+    inputs the last build kept and the files changed since, which it parses;
+    without a cache, from the merge inputs the build keeps as it parses. The
+    feeds and ids are those of a build in one process; as they are when it
+    cannot: for a file copied in with an old mtime, with a damaged store, a
+    store that cannot be written, or one that lies about a file."""
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
     monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
     marks = tmp_path / "grouped-ahead"
@@ -346,7 +348,7 @@ def test_a_rebuild_groups_from_what_the_last_build_kept_and_writes_what_one_proc
             mark.unlink()
         return tried
 
-    assert edit_then_build_both() == []  # nothing kept yet
+    assert edit_then_build_both() == ["True"]  # from what the build kept as it parsed
     store = apart.state_dir / STORE_NAME
     assert store.exists() and not (alone.state_dir / STORE_NAME).exists()
     # Files edited, added, deleted, a draft and a future-dated one added since.
@@ -376,6 +378,20 @@ def test_a_rebuild_groups_from_what_the_last_build_kept_and_writes_what_one_proc
     save_rows(apart.state_dir, key, rows)
     assert edit_then_build_both() == ["True"]
     assert load_rows(apart.state_dir, key)[name][2] is not None  # kept as read
+    assert edit_then_build_both() == ["True"]
+    (apart.state_dir / CACHE_NAME).unlink()  # every file parsed again, the rows kept again
+    assert edit_then_build_both() == ["True"]
+    (apart.state_dir / CACHE_NAME).unlink()
+    real_replace = os.replace
+
+    def failing(source: str, target: Path) -> None:
+        if Path(target).name == STORE_NAME:
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing)
+    assert edit_then_build_both() == ["False"]  # so grouped here
+    monkeypatch.setattr(os, "replace", real_replace)
     assert edit_then_build_both() == ["True"]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import cache, sources
+from aggregator import cache, parallel, sources
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
 from aggregator.config import Config
@@ -349,3 +349,38 @@ def test_files_parsed_early_but_found_in_the_cache_are_taken_from_it(
     parsed_paths.clear()
     assert cached_collect(config)[0] == articles
     assert parsed_paths == []
+
+
+def test_each_chunk_parsed_is_handed_over_as_it_is_parsed(
+    config: Config, three: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the stamp the cache keeps of each file, None for one it does not
+    keep (not settled), and in order; a file taken from the cache is not handed
+    over."""
+    monkeypatch.setattr(parallel, "CHUNK", 2)
+    three[0].write_text(three[0].read_text().replace("Alpha", "Delta"))  # mtime: now
+    found = find_article_files(config.sources)
+    config.state_dir.mkdir()
+    handed: list[list[tuple[str, object, object]]] = []
+
+    def parse() -> list[cache.Result]:
+        return parse_with_cache(
+            found.names,
+            found.stamps,
+            max_bytes=100_000,
+            jobs=1,
+            state_dir=config.state_dir,
+            each=handed.append,
+        )
+
+    results = parse()
+    assert [[Path(name).name for name, _, _ in chunk] for chunk in handed] == [
+        ["a.txt", "b.txt"],
+        ["bad.txt"],
+    ]
+    stamps = [stamp for chunk in handed for _, stamp, _ in chunk]
+    assert stamps == [None, *found.stamps[1:]]
+    assert [payload for chunk in handed for _, _, payload in chunk] == [p for _, p in results]
+    handed.clear()
+    parse()
+    assert [[Path(name).name for name, _, _ in chunk] for chunk in handed] == [["a.txt"]]

@@ -8,6 +8,7 @@ import pickle
 import signal
 import threading
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 
@@ -232,3 +233,27 @@ def test_works_started_in_turn_are_done_here_without_fork(monkeypatch: pytest.Mo
         results = copies.start_each([lambda: 1, lambda: os.getpid()])
         assert [work.result() for work in results] == [1, os.getpid()]
     assert pids == []
+
+
+@pytest.mark.usefixtures("alone", "deadline")
+@pytest.mark.parametrize("given", [True, False])
+def test_a_copy_waits_for_the_word_this_process_gives_or_withholds(given: bool) -> None:
+    go = forking.Go()
+    here = os.getpid()
+    with forking.copies() as copies:
+        (heard,) = copies.start_each([lambda: (os.getpid(), go.wait())], go)
+        assert heard.running  # waiting
+        go.give() if given else go.withhold()
+        pid, word = cast(tuple[int, bool], heard.result())
+    assert pid != here and word is given
+
+
+def test_without_a_copy_waiting_is_asking_whether_the_word_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # another thread: no copy
+    go = forking.Go()
+    with forking.copies() as copies:
+        (heard,) = copies.start_each([go.wait], go)
+        go.give()
+        assert heard.result() is True

@@ -15,6 +15,7 @@ from aggregator.cache import Result
 from aggregator.mergestore import (
     STORE_NAME,
     Rows,
+    RowWriter,
     load_rows,
     merged_inputs,
     microseconds,
@@ -118,3 +119,27 @@ def test_a_store_that_cannot_be_written_is_reported(
     with caplog.at_level(logging.WARNING):
         save_rows(tmp_path / "missing", "key", {"a.txt": (1, 2, None)})
     assert "cannot store merge inputs" in caplog.text
+
+
+def test_a_store_written_in_parts_reads_back_whole_and_replaces_the_last(tmp_path: Path) -> None:
+    save_rows(tmp_path, "key", {"old.txt": (1, 2, None)})
+    with RowWriter(tmp_path, "key") as writer:
+        writer.add([("a.txt", (1, 2, None))])
+        assert load_rows(tmp_path, "key") == {"old.txt": (1, 2, None)}  # not yet in place
+        writer.add([("b.txt", (3, None, None)), ("c.txt", (5, 6, None))])
+    assert writer.written
+    assert load_rows(tmp_path, "key") == {
+        "a.txt": (1, 2, None),
+        "b.txt": (3, None, None),  # not settled: a stamp no file has
+        "c.txt": (5, 6, None),
+    }
+
+
+def test_a_store_left_unfinished_leaves_the_last_one(tmp_path: Path) -> None:
+    save_rows(tmp_path, "key", {"old.txt": (1, 2, None)})
+    with pytest.raises(RuntimeError), RowWriter(tmp_path, "key") as writer:
+        writer.add([("a.txt", (1, 2, None))])
+        raise RuntimeError("the build failed")
+    assert not writer.written
+    assert load_rows(tmp_path, "key") == {"old.txt": (1, 2, None)}
+    assert [p.name for p in tmp_path.iterdir()] == [STORE_NAME]  # no temporary left
