@@ -691,30 +691,14 @@ def _collect_and_group(
     them, and keeps it for the next build.
     """
     elsewhere = config.jobs != 1 and len(found.names) >= GROUP_ELSEWHERE_FROM
-    state = config.state_dir
     held: dict[str, Entry] = {}
-    ahead = None
-    cached = (state / CACHE_NAME).exists()
-    if elsewhere and cached and (state / STORE_NAME).exists():
-        ahead = _GroupingAhead(config, found, clock, changed_since_cache(state, found.stamps))
-        parsing, covered, grouped_ahead, after = copies.start_each(ahead.works())
-        chunks = cast(Callable[[], list[Chunk]], parsing.result)
-        parsed = read_articles(config, found, cache=True, early=(ahead.early, chunks), held=held)
-        if not covered.result():
-            ahead = None  # some file is neither kept nor parsed early: group as below
-    elif elsewhere and not cached:  # every file is parsed here: the rows, kept as they come
-        go = forking.Go()
-        ahead = _GroupingAhead(config, found, clock, (), go=go)
-        _, _, grouped_ahead, after = copies.start_each(ahead.works(), go)
-        with RowWriter(state, cache_key(config.max_file_bytes)) as writer:
-            keep = functools.partial(_keep_rows, writer)
-            parsed = read_articles(config, found, cache=True, held=held, each=keep)
-        if writer.written:
-            go.give()
-        else:
-            go.withhold()
-    else:
+    ahead = _GroupingAhead.start(config, found, clock, copies) if elsewhere else None
+    if ahead is None:
         parsed = read_articles(config, found, cache=True, held=held)
+    else:
+        parsed = ahead.read(held)
+        if not ahead.covered_so_far():
+            ahead = None  # some file is neither kept nor parsed early: group as below
     collection = assemble(found, parsed, clock, config)
     inputs = functools.cache(
         functools.partial(merge_inputs, found.names, parsed, clock, config.drafts)
@@ -725,28 +709,14 @@ def _collect_and_group(
 
     def record(grouping: Grouping) -> bytes | None:
         if elsewhere:  # what grouping read of each file, for the next build's copy
-            save_rows(state, cache_key(config.max_file_bytes), rows_of(held))
+            save_rows(config.state_dir, cache_key(config.max_file_bytes), rows_of(held))
         return None if config.fetch.enabled else _ids_record(inputs(), grouping)
 
     if ahead is None:
         start = copies.start_then if elsewhere else forking.later_then
         return collection, *start(group, record)
-    # The copy's grouping, unless it is not of these articles: then one made here
-    # (only should a file have changed without its size and mtime changing).
     merged = sum(1 for (head, _), _ in collection.payloads if config.drafts or not head[DRAFT])
-    here = forking.later_then(group, record)
-
-    def grouping() -> Grouping:
-        ahead_of = cast(Grouping | None, grouped_ahead.result())
-        return (
-            ahead_of if ahead_of is not None and len(ahead_of.order) == merged else here[0].result()
-        )
-
-    def ids() -> bytes | None:
-        made = cast(bytes | None, after.result())  # also: the copy is done with the store
-        return made if grouping() is grouped_ahead.result() else here[1].result()
-
-    return collection, forking.later(grouping), forking.later(ids)
+    return collection, *ahead.handed(merged, forking.later_then(group, record))
 
 
 def _keep_rows(writer: RowWriter, parsed: Iterable[Fresh]) -> None:
@@ -764,10 +734,14 @@ class _GroupingAhead:
     last build, and the copy parses the files changed since the parse cache
     was written (`cache.changed_since_cache`, the `early` positions), which
     `cache.parse_with_cache` then takes from it. When some file is in neither,
-    there is no grouping ahead (`covered` is False). With `go`, the build
-    parses every file and stores every row, then says so: the copy waits for
-    that (and has nothing to parse early). `works` are the copy's steps, in
-    order; each may be done here instead (see `forking`).
+    there is no grouping ahead (`covered` is False). Without a parse cache
+    (`go`), the build parses every file and stores every row, then says so:
+    the copy waits for that (and has nothing to parse early).
+
+    `works` are the copy's steps, in order; each may be done here instead (see
+    `forking`). `start`, `read`, `covered_so_far` and `handed` are the build's
+    side: starting the copy, reading the files with its help, and taking what
+    it hands over.
     """
 
     def __init__(
@@ -781,11 +755,68 @@ class _GroupingAhead:
     ) -> None:
         self.early = early
         self._go = go
+        self._steps: list[forking.Pending[object]] = []
         self._config = config
         self._found = found
         self._clock = clock
         self._key = cache_key(config.max_file_bytes)
         self._settled = settled_before()
+
+    @classmethod
+    def start(
+        cls, config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
+    ) -> _GroupingAhead | None:
+        """The copy started (see the class docstring), unless there is a parse
+        cache but no store."""
+        state = config.state_dir
+        if not (state / CACHE_NAME).exists():
+            ahead = cls(config, found, clock, (), go=forking.Go())
+        elif (state / STORE_NAME).exists():
+            ahead = cls(config, found, clock, changed_since_cache(state, found.stamps))
+        else:
+            return None
+        ahead._steps = copies.start_each(ahead.works(), ahead._go)
+        return ahead
+
+    def read(self, held: dict[str, Entry]) -> list[Result]:
+        """Here: `read_articles` with the copy's help: taking the files it
+        parsed early, or giving it the rows of every file as they are parsed."""
+        config, found = self._config, self._found
+        if self._go is None:
+            chunks = cast(Callable[[], list[Chunk]], self._steps[0].result)
+            return read_articles(config, found, cache=True, early=(self.early, chunks), held=held)
+        with RowWriter(config.state_dir, self._key) as writer:
+            keep = functools.partial(_keep_rows, writer)
+            parsed = read_articles(config, found, cache=True, held=held, each=keep)
+        if writer.written:
+            self._go.give()
+        else:
+            self._go.withhold()
+        return parsed
+
+    def covered_so_far(self) -> bool:
+        """Here, once the files are read: False when the copy said it has no
+        row of some file (not asked when it waits for the rows of all: it
+        has them, unless they could not be written)."""
+        return self._go is not None or bool(self._steps[1].result())
+
+    def handed(
+        self, merged: int, here: tuple[forking.Pending[Grouping], forking.Pending[bytes | None]]
+    ) -> tuple[forking.Pending[Grouping], forking.Pending[bytes | None]]:
+        """Here: the copy's grouping and ids record, unless the grouping is not
+        of the `merged` articles read (possible only when a file changed without
+        its size and mtime changing) or the copy had none: then `here`'s."""
+        ahead = self._steps[2]
+
+        def grouping() -> Grouping:
+            made = cast(Grouping | None, ahead.result())
+            return made if made is not None and len(made.order) == merged else here[0].result()
+
+        def ids() -> bytes | None:
+            made = cast(bytes | None, self._steps[3].result())  # the copy is done with the store
+            return made if grouping() is ahead.result() else here[1].result()
+
+        return forking.later(grouping), forking.later(ids)
 
     def works(self) -> list[Callable[[], object]]:
         """The copy's steps: `parsed`, `covered`, `grouping`, `after`."""
