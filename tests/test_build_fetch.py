@@ -18,8 +18,10 @@ import feedparser
 import pytest
 from pytest_httpserver import HTTPServer
 
+from aggregator import pipeline
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, FetchConfig
+from aggregator.mergestore import STORE_NAME
 from tests.conftest import NOW, WriteArticle
 
 MODIFIED = "2026-11-26T11:30:00+00:00"
@@ -150,3 +152,24 @@ def test_progress_bar_only_on_a_terminal(config: Config, tmp_path: Path) -> None
     os.close(primary)
     assert build.returncode == 0
     assert b"fetching pages" in shown and b"page" in shown
+
+
+def test_builds_that_group_ahead_fetch_and_write_what_others_do(
+    config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grouping ahead (see pipeline._GroupingAhead), here done in this process
+    (a server thread runs), with pages fetched: the ids are recorded from the
+    fetched stories, not by the grouping, and the feeds are the same."""
+    monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
+    ahead = dataclasses.replace(config, jobs=2)
+    here = dataclasses.replace(
+        config, jobs=1, output=tmp_path / "here", state_dir=tmp_path / "here-state"
+    )
+    for _ in range(2):  # without a parse cache, then with what the first build kept
+        for each in (ahead, here):
+            run_build(each, BuildOptions(now=NOW), clock=NOW)
+        for name in ("all.atom", "topics/only.rss"):
+            assert (ahead.output / name).read_bytes() == (here.output / name).read_bytes()
+        ids = "story-ids.json"
+        assert (ahead.state_dir / ids).read_bytes() == (here.state_dir / ids).read_bytes()
+    assert (ahead.state_dir / STORE_NAME).exists()
