@@ -326,5 +326,20 @@ def append_changes(state_dir: Path, added: Mapping[str, Entry], removed: Collect
         log.warning("%s: cannot store the parse cache (%s)", path, exc.strerror or exc)
 
 
+def cache_usable(state_dir: Path, key: str) -> bool:
+    """True when `state_dir` holds a parse cache written under `key`: one that
+    may hold entries for this build (its first line says so)."""
+    return starts_with_line(state_dir / CACHE_NAME, _header(key))
+
+
+def starts_with_line(path: Path, line: bytes) -> bool:
+    """True when the file at `path` can be read and its first line is `line`."""
+    try:
+        with path.open("rb") as stream:
+            return stream.readline() == line
+    except OSError:
+        return False
+
+
 def _header(key: str) -> bytes:
     return f"{_FORMAT} {key}\n".encode()

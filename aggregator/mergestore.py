@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from aggregator.cache import starts_with_line
 from aggregator.compact import DRAFT, PUBLISHED, TITLE, PlainUnpickler
 
 if TYPE_CHECKING:
@@ -191,6 +192,12 @@ class RowWriter:
         if self._temporary is not None:
             Path(self._temporary).unlink(missing_ok=True)
             self._temporary = None
+
+
+def store_usable(state_dir: Path, key: str) -> bool:
+    """True when `state_dir` holds a store written under `key` (its first
+    line says so)."""
+    return starts_with_line(state_dir / STORE_NAME, _header(key))
 
 
 def _header(key: str) -> bytes:

@@ -25,12 +25,12 @@ from urllib.parse import urlsplit
 from aggregator import forking
 from aggregator.build import BuildOptions
 from aggregator.cache import (
-    CACHE_NAME,
     Early,
     Entry,
     Fresh,
     Result,
     cache_key,
+    cache_usable,
     changed_since_cache,
     parse_with_cache,
 )
@@ -71,7 +71,6 @@ from aggregator.merge import (
     story_refs,
 )
 from aggregator.mergestore import (
-    STORE_NAME,
     Row,
     Rows,
     RowWriter,
@@ -80,6 +79,7 @@ from aggregator.mergestore import (
     row_of,
     rows_of,
     save_rows,
+    store_usable,
 )
 from aggregator.model import (
     Article,
@@ -767,11 +767,11 @@ class _GroupingAhead:
         cls, config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
     ) -> _GroupingAhead | None:
         """The copy started (see the class docstring), unless there is a parse
-        cache but no store."""
-        state = config.state_dir
-        if not (state / CACHE_NAME).exists():
+        cache this build may use but no such store."""
+        state, key = config.state_dir, cache_key(config.max_file_bytes)
+        if not cache_usable(state, key):  # none, or of other code: every file is parsed
             ahead = cls(config, found, clock, (), go=forking.Go())
-        elif (state / STORE_NAME).exists():
+        elif store_usable(state, key):
             ahead = cls(config, found, clock, changed_since_cache(state, found.stamps))
         else:
             return None

@@ -12,7 +12,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from aggregator import incremental, pipeline, rendering
+from aggregator import cache, incremental, pipeline, rendering
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, cache_key
 from aggregator.config import Config
@@ -393,6 +393,9 @@ def test_a_copy_started_with_the_build_groups_and_writes_what_one_process_writes
     assert edit_then_build_both() == ["False"]  # so grouped here
     monkeypatch.setattr(os, "replace", real_replace)
     assert edit_then_build_both() == ["True"]
+    # A cache and store of other code: every file is parsed, the rows kept as they come.
+    monkeypatch.setattr(cache, "PARSER_VERSION", cache.PARSER_VERSION + 1)
+    assert edit_then_build_both() == ["True"]  # (a store it cannot use would say False)
 
 
 def feed_bytes(output: Path) -> dict[str, bytes]:
