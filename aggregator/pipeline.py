@@ -9,6 +9,7 @@ build and to refuse far-future dates.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -105,7 +106,7 @@ from aggregator.state import (
     story_ids_record,
     write_record,
 )
-from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs
+from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs, narrowed, widened
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
@@ -756,6 +757,9 @@ class _GroupingAhead:
         self.early = early
         self._go = go
         self._steps: list[forking.Pending[object]] = []
+        # Copies the copy starts of its own, ended with its last step.
+        self._copies = contextlib.ExitStack()
+        self._wider: forking.Pending[TitlePairs | None] | None = None
         self._config = config
         self._found = found
         self._clock = clock
@@ -828,7 +832,10 @@ class _GroupingAhead:
         return self._chunks
 
     def covered(self) -> bool:
-        """True when every file is in the store or was parsed early."""
+        """True when every file is in the store or was parsed early. (Starts
+        the search for similar titles first: see `_wider`.)"""
+        if self._go is None:
+            self._wider = self._search_more_titles()
         return self._inputs is not None
 
     def grouping(self) -> Grouping | None:
@@ -838,6 +845,7 @@ class _GroupingAhead:
     def after(self) -> bytes | None:
         """Once the grouping is handed over: the store brought up to date and
         the ids record (None when pages are fetched, or not `covered`)."""
+        self._copies.close()
         inputs = self._inputs
         if self._read is None or inputs is None:
             return None
@@ -847,6 +855,17 @@ class _GroupingAhead:
         if self._config.fetch.enabled:
             return None
         return _ids_record(inputs, self._grouping)
+
+    def _search_more_titles(self) -> forking.Pending[TitlePairs | None]:
+        """The search for similar titles, started in a copy of this one as
+        soon as the files changed are parsed, before the rows are read: of the
+        titles the last build searched and those of the files parsed early,
+        which hold every title merged unless one came from elsewhere (see
+        `titlepairs.widened`; the grouping then searches again)."""
+        parsed = (result for chunk in self._chunks for result in chunk.results)
+        added = {payload[1][1] for _, _, payload in parsed if not isinstance(payload, str)}
+        work = functools.partial(_more_titles_searched, added - {()}, self._config)
+        return self._copies.enter_context(forking.copies()).start(work)
 
     @functools.cached_property
     def _chunks(self) -> list[Chunk]:
@@ -900,20 +919,27 @@ class _GroupingAhead:
     @functools.cached_property
     def _grouping(self) -> Grouping:
         assert self._inputs is not None
-        return _group(self._inputs, self._config, spread=True)
+        return _group(self._inputs, self._config, spread=True, wider=self._wider)
 
 
-def _group(inputs: Sequence[MergeInput], config: Config, *, spread: bool = False) -> Grouping:
+def _group(
+    inputs: Sequence[MergeInput],
+    config: Config,
+    *,
+    spread: bool = False,
+    wider: forking.Pending[TitlePairs | None] | None = None,
+) -> Grouping:
     """`merge.group_articles` of `inputs`, with the ids the previous build kept.
 
     With `spread`, the search for similar titles (`_similar_titles`) runs in a
     copy of this process from the start, while this one orders the articles
-    and joins those of the same links, which the search does not need.
+    and joins those of the same links, which the search does not need; unless
+    a search of more titles is under way (`wider`), whose result is taken.
     """
     titles = {words for _, _, words in inputs if words}
-    search = functools.partial(_similar_titles, titles, config, spread=spread)
+    search = functools.partial(_similar_titles, titles, config, spread=spread, wider=wider)
     with forking.copies() as copies:
-        searched = copies.start(search) if spread else forking.later(search)
+        searched = copies.start(search) if spread and wider is None else forking.later(search)
         known = load_story_ids(config.state_dir)
 
         def found(asked: Set[Title], threshold: float) -> frozenset[Pair]:
@@ -924,19 +950,36 @@ def _group(inputs: Sequence[MergeInput], config: Config, *, spread: bool = False
         return group_articles(inputs, config.merge, known, found)
 
 
-def _similar_titles(titles: Set[Title], config: Config, *, spread: bool = False) -> TitlePairs:
+def _similar_titles(
+    titles: Set[Title],
+    config: Config,
+    *,
+    spread: bool = False,
+    wider: forking.Pending[TitlePairs | None] | None = None,
+) -> TitlePairs:
     """Which of `titles` are similar (see `titlepairs`), searched from the
     previous build's result, which is kept for the next: only a cache, so it is
     kept here, in the process that searches, whatever becomes of the build.
     With `spread`, a search of every title (the first build's, most of its
-    grouping) is shared with copies of this process, one per job.
+    grouping) is shared with copies of this process, one per job. `wider`, if
+    given, is a search of more titles, taken when it holds them all.
     """
     threshold = config.merge.title_similarity
-    parts = (config.jobs or available_cores()) if spread else 1
-    previous = load_title_pairs(config.state_dir, threshold)
-    found = find_title_pairs(titles, threshold, previous, parts=parts, run=forking.run_all)
+    wide = None if wider is None else wider.result()
+    found = None if wide is None or wide.threshold != threshold else narrowed(wide, titles)
+    if found is None:
+        parts = (config.jobs or available_cores()) if spread else 1
+        previous = load_title_pairs(config.state_dir, threshold)
+        found = find_title_pairs(titles, threshold, previous, parts=parts, run=forking.run_all)
     save_title_pairs(config.state_dir, found)
     return found
+
+
+def _more_titles_searched(added: Set[Title], config: Config) -> TitlePairs | None:
+    """`titlepairs.widened` of the previous build's search by `added` (None
+    without a previous search to widen)."""
+    previous = load_title_pairs(config.state_dir, config.merge.title_similarity)
+    return None if previous is None else widened(previous, added)
 
 
 def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping) -> bytes:

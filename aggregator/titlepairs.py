@@ -78,8 +78,7 @@ def find_title_pairs(
     """
     lines = list(map(" ".join, titles))
     joined = "\n".join(lines)
-    # Each line break or space not put there by the join lies inside a word.
-    readable = joined.count("\n") + joined.count(" ") == max(sum(map(len, titles)) - 1, 0)
+    readable = _readable(titles, joined)
     if (
         readable
         and previous is not None
@@ -94,6 +93,51 @@ def find_title_pairs(
             return TitlePairs(threshold, frozenset(pairs), joined)
     found = frozenset(_all_pairs(titles, threshold, parts, run))
     return TitlePairs(threshold, found, joined if readable else None)
+
+
+def widened(previous: TitlePairs, added: Set[Title]) -> TitlePairs | None:
+    """The search of the titles `previous` searched and the `added` ones, made
+    from it: only added titles it did not search are looked up. None when it
+    kept no titles, or an added title is not readable as a line (a word holds
+    a space or a line break). Searching more titles than a build merges is
+    safe: whether two titles are similar depends on them alone, so the pairs
+    among the titles merged are found by `narrowed`."""
+    if previous.titles is None:
+        return None
+    searched = previous.titles.split("\n") if previous.titles else []
+    known = set(searched)
+    new = [title for title in added if " ".join(title) not in known]
+    lines = list(map(" ".join, new))
+    if not _readable(new, "\n".join(lines)):
+        return None
+    every = [*(tuple(line.split(" ")) for line in searched), *new]
+    if len(new) <= _MOST_NEW * len(every):
+        pairs = previous.pairs.union(_pairs_with(new, every, previous.threshold))
+    else:  # as `find_title_pairs` would
+        pairs = frozenset(_all_pairs(every, previous.threshold))
+    return TitlePairs(previous.threshold, pairs, "\n".join([*searched, *lines]))
+
+
+def narrowed(wider: TitlePairs, titles: Set[Title]) -> TitlePairs | None:
+    """`find_title_pairs` of `titles` at `wider.threshold`, taken from the
+    search of more titles `wider` holds (see `widened`); None when it did not
+    search them all (or did not keep which it searched)."""
+    lines = list(map(" ".join, titles))
+    joined = "\n".join(lines)
+    if wider.titles is None or not _readable(titles, joined):
+        return None
+    if not set(wider.titles.split("\n")).issuperset(lines):
+        return None
+    pairs = (pair for pair in wider.pairs if pair[0] in titles and pair[1] in titles)
+    return TitlePairs(wider.threshold, frozenset(pairs), joined)
+
+
+def _readable(titles: Iterable[Title], joined: str) -> bool:
+    """Whether `joined`, the `titles` as lines of words joined by spaces, tells
+    them apart: each line break or space not put there by the join lies inside
+    a word."""
+    words = sum(map(len, titles))
+    return joined.count("\n") + joined.count(" ") == max(words - 1, 0)
 
 
 class TitlePairSearch:

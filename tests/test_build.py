@@ -254,19 +254,19 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
 
     grouped_here: list[int] = []  # appended to in this process only
 
-    def marking(*args: Any, spread: bool = False) -> Any:
+    def marking(*args: Any, spread: bool = False, **more: Any) -> Any:
         (marks / str(os.getpid())).write_text(str(spread))
         grouped_here.append(os.getpid())
-        return real(*args, spread=spread)
+        return real(*args, spread=spread, **more)
 
     monkeypatch.setattr(pipeline, "_group", marking)
     searches = tmp_path / "searched-in"
     searches.mkdir()
     real_search = pipeline._similar_titles
 
-    def marking_search(*args: Any, spread: bool = False) -> Any:
+    def marking_search(*args: Any, spread: bool = False, **more: Any) -> Any:
         (searches / str(os.getpid())).write_text(str(spread))
-        return real_search(*args, spread=spread)
+        return real_search(*args, spread=spread, **more)
 
     monkeypatch.setattr(pipeline, "_similar_titles", marking_search)
     write_article("future.txt", title="From the future", publishedDateTime=NOW + timedelta(days=9))
@@ -327,6 +327,16 @@ def test_a_copy_started_with_the_build_groups_and_writes_what_one_process_writes
         return grouping
 
     monkeypatch.setattr(pipeline._GroupingAhead, "grouping", marking)
+    narrowings = tmp_path / "narrowed"
+    narrowings.mkdir()
+    real_narrowed = pipeline.narrowed
+
+    def marking_narrowed(*args: Any) -> Any:
+        found = real_narrowed(*args)
+        (narrowings / str(len(list(narrowings.iterdir())))).write_text(str(found is not None))
+        return found
+
+    monkeypatch.setattr(pipeline, "narrowed", marking_narrowed)
     apart = dataclasses.replace(config, jobs=2)
     alone = dataclasses.replace(
         apart, jobs=1, output=tmp_path / "alone", state_dir=tmp_path / "alone-state"
@@ -362,6 +372,9 @@ def test_a_copy_started_with_the_build_groups_and_writes_what_one_process_writes
     (corpus / "d.txt").unlink()
     assert edit_then_build_both() == ["True"]
     assert edit_then_build_both() == ["True"]  # with the inputs that build kept
+    # Similar titles were searched among the last build's and the changed files'
+    # (while the copy read the rows), then narrowed to the titles merged.
+    assert sorted(mark.read_text() for mark in narrowings.iterdir()) == ["True", "True"]
     write_article("old.txt", title="Copied in with an old mtime", webUrl="https://o.example/1")
     assert edit_then_build_both() == ["False"]  # neither kept nor changed since
     assert edit_then_build_both() == ["True"]  # kept by the build that grouped later

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from aggregator import forking, titlepairs
 from aggregator.headlines import content_words, similar_titles
-from aggregator.titlepairs import Pair, Title, TitlePairSearch, find_title_pairs
+from aggregator.titlepairs import (
+    Pair,
+    Title,
+    TitlePairSearch,
+    find_title_pairs,
+    narrowed,
+    widened,
+)
 
 THRESHOLDS = [0.0, 0.3, 0.5, 0.8, 0.9, 1.0]
 
@@ -165,6 +172,32 @@ def test_a_search_from_the_last_one_finds_what_a_full_search_finds(
             last = find_title_pairs(titles, threshold, last)
             assert last.pairs == all_similar_pairs(titles, threshold)
             assert last.titles is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.sampled_from(THRESHOLDS))
+def test_a_search_widened_then_narrowed_finds_what_a_full_search_finds(
+    data: st.DataObject, threshold: float
+) -> None:
+    """A search of the last titles and some added ones, narrowed to titles
+    among those, is a search of them: the same pairs and the same titles kept.
+    Narrowed to a title it did not search, it is no search."""
+    last_titles = data.draw(some_titles())
+    last = find_title_pairs(last_titles, threshold)
+    added = data.draw(some_titles(among=last_titles))
+    wider = widened(last, added)
+    assert wider is not None
+    every = sorted(last_titles | added)
+    titles = set(data.draw(st.lists(st.sampled_from(every)) if every else st.just([])))
+    assert narrowed(wider, titles) == find_title_pairs(titles, threshold)
+    stranger = ("a", "title", "never", "searched", "before")
+    assert narrowed(wider, titles | {stranger}) is None
+
+
+def test_a_search_that_kept_no_titles_is_not_widened() -> None:
+    spaced = {("storm hits", "coast", "town", "tonight")}
+    assert widened(find_title_pairs(spaced, 0.8), {("a", "b", "c")}) is None
+    assert widened(find_title_pairs({("a", "b", "c")}, 0.8), spaced) is None
 
 
 def test_the_last_search_at_another_threshold_is_not_used() -> None:
