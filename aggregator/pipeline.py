@@ -832,8 +832,9 @@ class _GroupingAhead:
         return self._chunks
 
     def covered(self) -> bool:
-        """True when every file is in the store or was parsed early. (Starts
-        the search for similar titles first: see `_wider`.)"""
+        """True when every file is in the store or was parsed early. In a
+        rebuild, first starts the search for similar titles
+        (`_search_more_titles`), which the grouping will take."""
         if self._go is None:
             self._wider = self._search_more_titles()
         return self._inputs is not None
