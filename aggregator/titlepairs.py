@@ -217,8 +217,9 @@ class _TitleIndex:
         """The pairs whose `large` is one of `larges` (indexed titles)."""
         found: list[Pair] = []
         content_of = _Content()
+        ranks_of = self.ranks_of
         for large in larges:
-            ranks, rarest = self.ranks_of[large]
+            ranks, rarest = ranks_of[large]
             spare = len(rarest) - 2
             by_rarest = list(
                 filter(None, map(self.titles_by_rarest.get, itertools.combinations(rarest, 2)))
@@ -237,10 +238,14 @@ class _TitleIndex:
                     for left_out in itertools.combinations(optional, k)
                     for small in self.titles_of.get(ranks.difference(left_out), ())
                 )
+            # Most candidates are `large` itself, or hold a word it lacks:
+            # told by the ranks at hand, before their words are looked up.
             found.extend(
                 (small, large)
                 for small in candidates
-                if _similar(small, large, content_of, self.threshold)
+                if small is not large
+                and ranks_of[small][0] <= ranks
+                and _similar(small, large, content_of, self.threshold)
             )
         return found
 
@@ -307,10 +312,11 @@ class _NumberSets(dict[str, set[int]]):
 
 def _similar(small: Title, large: Title, content: _Content, threshold: float) -> bool:
     """Whether (small, large) is a pair (see `TitlePairs`)."""
+    if small == large:  # before their words are looked up: a title finds itself
+        return False
     small_words, large_words = content[small], content[large]
     return (
-        small != large
-        and len(small_words) >= 3
+        len(small_words) >= 3
         and small_words <= large_words
         and similar_long(small, small_words, large, large_words, threshold)
     )
