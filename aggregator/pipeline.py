@@ -728,6 +728,13 @@ def _keep_rows(writer: RowWriter, parsed: Iterable[Fresh]) -> None:
     )
 
 
+#: One changed file in this many or more makes parsing them take longer than
+#: reading the parse cache of the rest (about 160 µs a file against 4), so the
+#: grouping copy parses them on every core rather than on those the build
+#: leaves free while it reads.
+MANY_CHANGED = 40
+
+
 class _GroupingAhead:
     """Grouping in a copy of the build that starts as soon as the files are
     found, before the parse cache is read: what grouping reads of each file is
@@ -871,9 +878,11 @@ class _GroupingAhead:
     @functools.cached_property
     def _chunks(self) -> list[Chunk]:
         config = self._config
-        spare = max((config.jobs or available_cores()) - 1, 1)
         names = [self._found.names[at] for at in self.early]
-        return list(parse_chunks(names, max_bytes=config.max_file_bytes, jobs=spare))
+        jobs = config.jobs  # many files: every core, the build soon waits for them
+        if len(names) * MANY_CHANGED <= len(self._found.names):
+            jobs = max((jobs or available_cores()) - 1, 1)  # the cores the build leaves free
+        return list(parse_chunks(names, max_bytes=config.max_file_bytes, jobs=jobs))
 
     @functools.cached_property
     def _read(self) -> tuple[list[Row], Rows, bool] | None:

@@ -18,6 +18,7 @@ from aggregator.cache import CACHE_NAME, cache_key
 from aggregator.config import Config
 from aggregator.mergestore import STORE_NAME, load_rows, save_rows
 from aggregator.model import BuildReport
+from aggregator.parallel import available_cores
 from tests.conftest import NOW, SECRET, WriteArticle
 
 
@@ -500,3 +501,37 @@ def test_story_ids_are_kept_before_any_feed_is_written(
     build(config)
     assert events == ["render", "ids", "write"]
     assert (config.state_dir / "story-ids.json").is_file()
+
+
+@pytest.mark.usefixtures("sample")
+@pytest.mark.parametrize("changed", [1, 3])
+def test_the_grouping_copy_parses_many_changed_files_on_every_core(
+    config: Config,
+    write_article: WriteArticle,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    changed: int,
+) -> None:
+    """Few changed files are parsed on the cores the build leaves free while it
+    reads the parse cache; many (one in `MANY_CHANGED` or more), on all."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
+    monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
+    monkeypatch.setattr(pipeline, "MANY_CHANGED", 3)  # 7 files: 3 changed are many
+    asked = tmp_path / "asked"
+    real = pipeline.parse_chunks
+
+    def recording(paths: Any, *, max_bytes: int, jobs: int) -> Any:
+        if paths:
+            with asked.open("a") as record:
+                record.write(f"{jobs}\n")
+        return real(paths, max_bytes=max_bytes, jobs=jobs)
+
+    monkeypatch.setattr(pipeline, "parse_chunks", recording)
+    apart = dataclasses.replace(config, jobs=0)
+    build(apart)
+    for name in ["a.txt", "c.txt", "d.txt"][:changed]:
+        edited = write_article(name, title=f"{name} edited since", webUrl=f"https://{name}/")
+        edited_since_the_last_build(edited, apart.state_dir)
+    build(apart)
+    spare = max(available_cores() - 1, 1)
+    assert [int(line) for line in asked.read_text().split()] == [0 if changed == 3 else spare]
