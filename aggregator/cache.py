@@ -184,7 +184,7 @@ def changed_since_cache(state_dir: Path, stamps: Sequence[FileStamp | None]) -> 
     or shortly before (files that had not settled then were not cached; see
     `files.settled_before`): most of the files a build will not find in it,
     known before it is read. (The others, such as a file copied in with an old
-    mtime, are parsed once the cache is read.) None without a cache: a first
+    mtime, are parsed once the cache is read.) Empty without a cache: a first
     build reads none, so there is nothing to parse meanwhile."""
     try:
         written = (state_dir / CACHE_NAME).stat().st_mtime_ns
