@@ -692,10 +692,10 @@ def _collect_and_group(
     them, and keeps it for the next build.
     """
     elsewhere = config.jobs != 1 and len(found.names) >= GROUP_ELSEWHERE_FROM
-    held: dict[str, Entry] = {}
+    held: dict[str, Entry] = {}  # the cache's entries, kept as rows only when grouping elsewhere
     ahead = _GroupingAhead.start(config, found, clock, copies) if elsewhere else None
     if ahead is None:
-        parsed = read_articles(config, found, cache=True, held=held)
+        parsed = read_articles(config, found, cache=True, held=held if elsewhere else None)
     else:
         parsed = ahead.read(held)
         if not ahead.covered_so_far():
@@ -721,7 +721,8 @@ def _collect_and_group(
 
 
 def _keep_rows(writer: RowWriter, parsed: Iterable[Fresh]) -> None:
-    """Keep the rows of files just parsed, of those not kept as unsettled."""
+    """Store the rows of files just parsed (with no mtime for a file whose
+    result the parse cache does not keep, so that the row is never used again)."""
     writer.add(
         (name, (0, None, row_of(payload)) if stamp is None else (*stamp, row_of(payload)))
         for name, stamp, payload in parsed
