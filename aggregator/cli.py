@@ -240,7 +240,7 @@ def _parse_now(text: str) -> datetime:
 
 
 def _check(config: Config, clock: datetime) -> int:
-    from aggregator.pipeline import collect  # not needed by a build with nothing to do
+    from aggregator.collection import collect  # not needed by a build with nothing to do
 
     collection = collect(config, clock)
     for rejection in collection.rejected:

@@ -85,7 +85,7 @@ def merged_inputs(
     names: Sequence[str], rows: Iterable[Row], latest: datetime, drafts: bool
 ) -> list[MergeInput]:
     """The `merge.MergeInput` of each file that merging takes, in order:
-    `pipeline.merge_inputs` of the files' parse results, given their rows
+    `collection.merge_inputs` of the files' parse results, given their rows
     (`row_of`) and the latest publication time accepted."""
     last = microseconds(latest)
     # The publication time as `datetime.timestamp` gives it: the same division.

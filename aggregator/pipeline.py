@@ -9,51 +9,28 @@ build and to refuse far-future dates.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import logging
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from aggregator import forking
 from aggregator.build import BuildOptions
-from aggregator.cache import (
-    Early,
-    Entry,
-    Fresh,
-    Result,
-    cache_key,
-    cache_usable,
-    changed_since_cache,
-    parse_with_cache,
-)
-from aggregator.compact import (
-    DRAFT,
-    TOPICS,
-    Packed,
-    Payload,
-    derive,
-    digest,
-    is_draft,
-    merge_input,
-    pack,
-    published,
-    unpack,
-)
+from aggregator.collection import FUTURE_TOLERANCE, Collection
+from aggregator.compact import DRAFT, TOPICS, merge_input
 from aggregator.config import Config
 from aggregator.emit import render_atom, render_rss
 from aggregator.errors import RefusedError
 from aggregator.feedspec import EPOCH, FeedSpec
-from aggregator.files import FoundFiles, find_article_files, settled_before
+from aggregator.files import FoundFiles
 from aggregator.freshness import freshen, page_record
+from aggregator.grouping import collect_and_group
 from aggregator.incremental import (
     PlannedFile,
     build_record,
@@ -62,51 +39,14 @@ from aggregator.incremental import (
     write_changed,
 )
 from aggregator.jsonfeed import render_json
-from aggregator.merge import (
-    Grouping,
-    MergeInput,
-    alone,
-    copy_score,
-    group_articles,
-    story_id_map,
-    story_refs,
-)
-from aggregator.mergestore import (
-    Row,
-    Rows,
-    RowWriter,
-    load_rows,
-    merged_inputs,
-    row_of,
-    rows_of,
-    save_rows,
-    store_usable,
-)
-from aggregator.model import (
-    Article,
-    BuildReport,
-    FetchSummary,
-    Ranked,
-    Rejection,
-    Story,
-    StoryRef,
-)
+from aggregator.merge import Grouping, alone, copy_score, group_articles, story_id_map, story_refs
+from aggregator.model import Article, BuildReport, FetchSummary, Ranked, Story, StoryRef
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
-from aggregator.parallel import Chunk, available_cores, parse_chunks, parse_one
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import Place, rank_stories, reference_time, scored_place
 from aggregator.rendering import Renderer
-from aggregator.state import (
-    LAST_BUILD,
-    load_story_ids,
-    load_title_pairs,
-    save_story_ids,
-    save_title_pairs,
-    story_ids_record,
-    write_record,
-)
-from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs, narrowed, widened
+from aggregator.state import LAST_BUILD, save_story_ids, story_ids_record, write_record
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
@@ -114,9 +54,6 @@ log = logging.getLogger(__name__)
 
 #: How a ranking, a publication and its feeds hold their stories (see `Ranking`).
 _S = TypeVar("_S", bound=Ranked, covariant=True)
-
-#: How far past the build's clock a publication date may lie before it is refused.
-FUTURE_TOLERANCE = timedelta(days=1)
 
 #: The fetcher's cache, in the state directory.
 FETCH_CACHE = "fetch-cache.sqlite"
@@ -132,179 +69,6 @@ STYLESHEET = "feed.xsl"
 INDEX_HTML = "index.html"
 #: Output files that are not feeds (the report lists feeds only).
 INDEX_FILES = frozenset({STYLESHEET, OPML_NAME, INDEX_HTML})
-
-
-@dataclass(frozen=True)
-class Collection:
-    """The articles read from the sources, and the files that were refused.
-
-    Articles stay packed (see `compact`) until asked for, by position: a build
-    unpacks only those of the feeds it renders. `digests[i]` is
-    `compact.digest` of the article at position `i`, for telling changed
-    feeds from unchanged ones. `due` is the earliest publication time among the
-    articles refused as being in the future.
-    """
-
-    files: int
-    sources: tuple[str, ...]
-    payloads: tuple[Payload, ...]
-    digests: tuple[str, ...]
-    rejected: tuple[Rejection, ...]
-    due: datetime | None = None
-    reread: Callable[[str], Packed | None] | None = field(default=None, compare=False)
-    _unpacked: dict[int, Article] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def of(cls, articles: Iterable[Article]) -> Collection:
-        """The collection of `articles`, each digested from its fields."""
-        given = list(articles)
-        payloads = tuple((pack(a), derive(a)) for a in given)
-        digests = tuple(digest(packed) for packed, _ in payloads)
-        return cls(len(given), tuple(a.source for a in given), payloads, digests, ())
-
-    def article(self, position: int) -> Article:
-        """The article at `position`, unpacked the first time it is asked for.
-
-        Should its packed form not unpickle (a damaged or planted cache entry:
-        see `compact.unpack`), the file is read again with `reread`.
-        """
-        article = self._unpacked.get(position)
-        if article is None:
-            source, packed = self.sources[position], self.payloads[position][0]
-            try:
-                article = unpack(source, packed)
-            except Exception:  # unpickling damaged data raises errors of many kinds
-                again = self.reread(source) if self.reread is not None else None
-                if again is None:
-                    raise
-                log.warning("%s: parse cache entry damaged, read the file again", source)
-                article = unpack(source, again)
-            self._unpacked[position] = article
-        return article
-
-    @property
-    def articles(self) -> tuple[Article, ...]:
-        """Every article, unpacked."""
-        return tuple(map(self.article, range(len(self.sources))))
-
-    def copy_digests(self, story: Ranked) -> list[str]:
-        """The digests of the story's copies, lead first: of the articles at its
-        positions, or, for a `Story`, of its articles (their own digest when
-        they are articles of this collection as unpacked, else of their fields:
-        fetching may have changed them)."""
-        if isinstance(story, StoryRef):
-            return [self.digests[position] for position in story.copies]
-        assert isinstance(story, Story)
-        return [self._digest(article) for article in story.articles]
-
-    def _digest(self, article: Article) -> str:
-        position = self._positions.get(article.source)
-        if position is not None and self._unpacked.get(position) is article:
-            return self.digests[position]
-        return digest(pack(article))
-
-    @functools.cached_property
-    def _positions(self) -> dict[str, int]:
-        return {source: position for position, source in enumerate(self.sources)}
-
-
-def collect(
-    config: Config, clock: datetime, found: FoundFiles | None = None, *, cache: bool = False
-) -> Collection:
-    """Read every article file under the configured sources (or the `found` ones).
-
-    Files are parsed over `config.jobs` processes. With `cache`, unchanged files
-    are taken from the parse cache in the state directory and the cache is
-    updated: call it so only under the build lock.
-    """
-    if found is None:
-        found = find_article_files(config.sources)
-    return assemble(found, read_articles(config, found, cache=cache), clock, config)
-
-
-def read_articles(
-    config: Config,
-    found: FoundFiles,
-    *,
-    cache: bool,
-    early: Early | None = None,
-    held: dict[str, Entry] | None = None,
-    each: Callable[[list[Fresh]], None] | None = None,
-) -> list[Result]:
-    """What each of the `found` files parsed to (see `collect`; `early`,
-    `held` and `each` as for `cache.parse_with_cache`)."""
-    return parse_with_cache(
-        found.names,
-        found.stamps,
-        max_bytes=config.max_file_bytes,
-        jobs=config.jobs,
-        state_dir=config.state_dir if cache else None,
-        early=early,
-        held=held,
-        each=each,
-    )
-
-
-def assemble(
-    found: FoundFiles, results: Sequence[Result], clock: datetime, config: Config
-) -> Collection:
-    """The articles and rejections of `read_articles` of the `found` files."""
-    sources: list[str] = []
-    payloads: list[Payload] = []
-    digests: list[str] = []
-    rejected = list(found.rejected)
-    latest = clock + FUTURE_TOLERANCE
-    due: datetime | None = None
-    for name, (digest_, payload) in zip(found.names, results, strict=True):
-        if isinstance(payload, str):
-            rejected.append(Rejection(display_path(Path(name)), payload))
-            continue
-        moment = published(payload[0])
-        if moment > latest:
-            rejected.append(
-                Rejection(
-                    display_path(Path(name)),
-                    f"publishedDateTime: {moment.isoformat()} is in the future",
-                )
-            )
-            due = moment if due is None else min(due, moment)
-            continue
-        sources.append(name)
-        payloads.append(payload)
-        digests.append(digest_)
-    files = len(found.names) + len(found.rejected)
-    reread = functools.partial(_reread, max_bytes=config.max_file_bytes)
-    return Collection(
-        files, tuple(sources), tuple(payloads), tuple(digests), tuple(rejected), due, reread
-    )
-
-
-def _reread(path: str, *, max_bytes: int) -> Packed | None:
-    """The packed article the file at `path` holds now (None if it holds none)."""
-    _, _, payload = parse_one(path, max_bytes)
-    return None if isinstance(payload, str) else payload[0]
-
-
-def merge_inputs(
-    names: Sequence[str], results: Sequence[Result], clock: datetime, drafts: bool
-) -> list[MergeInput]:
-    """The `merge.MergeInput` of each article that `assemble` keeps and merging
-    takes (drafts only with `drafts`), in the order of `assemble`'s articles;
-    read from the packed `results`, without unpacking them."""
-    latest = clock + FUTURE_TOLERANCE
-    return [
-        merge_input(name, payload[0], payload[1])
-        for name, (_, payload) in zip(names, results, strict=True)
-        if not isinstance(payload, str)
-        and published(payload[0]) <= latest
-        and (drafts or not is_draft(payload[0]))
-    ]
-
-
-def display_path(path: Path) -> str:
-    """`path` relative to the working directory when it lies below it."""
-    relative = os.path.relpath(path)
-    return path.as_posix() if relative.startswith("..") else relative
 
 
 @dataclass(frozen=True)
@@ -615,7 +379,7 @@ def write_feeds(
     case the previous output is left intact.
     """
     with forking.copies() as copies:
-        collection, grouping, ids_record = _collect_and_group(config, found, clock, copies)
+        collection, grouping, ids_record = collect_and_group(config, found, clock, copies)
         published = published_feeds(config.output)
         ranking: Ranking[Ranked] = rank_all(
             collection, config, options.now, grouping=grouping.result
@@ -667,335 +431,6 @@ def write_feeds(
     if retain is not None:
         retain.append((collection, grouping, ranking, publication, planned))
     return report
-
-
-#: How many article files make grouping their articles worth a copy of this process.
-GROUP_ELSEWHERE_FROM = 5000
-
-
-def _collect_and_group(
-    config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
-) -> tuple[Collection, forking.Pending[Grouping], forking.Pending[bytes | None]]:
-    """`collect` with the cache, `_group` of the articles merged and, unless
-    pages are fetched (which may change the stories' links, or drop dead ones),
-    the record of their ids (`state.story_ids_record`; else None).
-
-    Grouping needs only a little of each article (`merge_inputs`): with many
-    files and more than one job, a copy of this process groups the articles
-    while this one reads and assembles the collection, hands the grouping
-    over, and then makes the record while this one ranks and renders. The copy
-    starts at once (see `_GroupingAhead`) when the last build kept what
-    grouping reads of each file (`mergestore`), or when there is no parse
-    cache: then every file is parsed here, and what grouping reads of each is
-    kept as it is parsed, for the copy. Otherwise the copy starts once the
-    files are read, reads that from their parse results without unpacking
-    them, and keeps it for the next build.
-    """
-    elsewhere = config.jobs != 1 and len(found.names) >= GROUP_ELSEWHERE_FROM
-    held: dict[str, Entry] = {}  # the cache's entries, kept as rows only when grouping elsewhere
-    ahead = _GroupingAhead.start(config, found, clock, copies) if elsewhere else None
-    if ahead is None:
-        parsed = read_articles(config, found, cache=True, held=held if elsewhere else None)
-    else:
-        parsed = ahead.read(held)
-        if not ahead.covered_so_far():
-            ahead = None  # some file is neither kept nor parsed early: group as below
-    collection = assemble(found, parsed, clock, config)
-    inputs = functools.cache(
-        functools.partial(merge_inputs, found.names, parsed, clock, config.drafts)
-    )
-
-    def group() -> Grouping:
-        return _group(inputs(), config, spread=elsewhere)
-
-    def record(grouping: Grouping) -> bytes | None:
-        if elsewhere:  # what grouping read of each file, for the next build's copy
-            save_rows(config.state_dir, cache_key(config.max_file_bytes), rows_of(held))
-        return None if config.fetch.enabled else _ids_record(inputs(), grouping)
-
-    if ahead is None:
-        start = copies.start_then if elsewhere else forking.later_then
-        return collection, *start(group, record)
-    merged = sum(1 for (head, _), _ in collection.payloads if config.drafts or not head[DRAFT])
-    return collection, *ahead.handed(merged, forking.later_then(group, record))
-
-
-def _keep_rows(writer: RowWriter, parsed: Iterable[Fresh]) -> None:
-    """Store the rows of files just parsed (with no mtime for a file whose
-    result the parse cache does not keep, so that the row is never used again)."""
-    writer.add(
-        (name, (0, None, row_of(payload)) if stamp is None else (*stamp, row_of(payload)))
-        for name, stamp, payload in parsed
-    )
-
-
-#: One changed file in this many or more makes parsing them take longer than
-#: reading the parse cache of the rest (about 160 µs a file against 4), so the
-#: grouping copy parses them on every core rather than on those the build
-#: leaves free while it reads.
-MANY_CHANGED = 40
-
-
-class _GroupingAhead:
-    """Grouping in a copy of the build that starts as soon as the files are
-    found, before the parse cache is read: what grouping reads of each file is
-    in the merge input store (`mergestore`) for the files unchanged since the
-    last build, and the copy parses the files changed since the parse cache
-    was written (`cache.changed_since_cache`, the `early` positions), which
-    `cache.parse_with_cache` then takes from it. When some file is in neither,
-    there is no grouping ahead (`covered` is False). Without a parse cache
-    (`go`), the build parses every file and stores every row, then says so:
-    the copy waits for that (and has nothing to parse early).
-
-    `works` are the copy's steps, in order; each may be done here instead (see
-    `forking`). `start`, `read`, `covered_so_far` and `handed` are the build's
-    side: starting the copy, reading the files with its help, and taking what
-    it hands over.
-    """
-
-    def __init__(
-        self,
-        config: Config,
-        found: FoundFiles,
-        clock: datetime,
-        early: Sequence[int],
-        *,
-        go: forking.Go | None = None,
-    ) -> None:
-        self.early = early
-        self._go = go
-        self._steps: list[forking.Pending[object]] = []
-        # Copies the copy starts of its own, ended with its last step.
-        self._copies = contextlib.ExitStack()
-        self._wider: forking.Pending[TitlePairs | None] | None = None
-        self._config = config
-        self._found = found
-        self._clock = clock
-        self._key = cache_key(config.max_file_bytes)
-        self._settled = settled_before()
-
-    @classmethod
-    def start(
-        cls, config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
-    ) -> _GroupingAhead | None:
-        """The copy started (see the class docstring), unless there is a parse
-        cache this build may use but no such store."""
-        state, key = config.state_dir, cache_key(config.max_file_bytes)
-        if not cache_usable(state, key):  # none, or of other code: every file is parsed
-            ahead = cls(config, found, clock, (), go=forking.Go())
-        elif store_usable(state, key):
-            ahead = cls(config, found, clock, changed_since_cache(state, found.stamps))
-        else:
-            return None
-        ahead._steps = copies.start_each(ahead.works(), ahead._go)
-        return ahead
-
-    def read(self, held: dict[str, Entry]) -> list[Result]:
-        """Here: `read_articles` with the copy's help: taking the files it
-        parsed early, or giving it the rows of every file as they are parsed."""
-        config, found = self._config, self._found
-        if self._go is None:
-            chunks = cast(Callable[[], list[Chunk]], self._steps[0].result)
-            return read_articles(config, found, cache=True, early=(self.early, chunks), held=held)
-        with RowWriter(config.state_dir, self._key) as writer:
-            keep = functools.partial(_keep_rows, writer)
-            parsed = read_articles(config, found, cache=True, held=held, each=keep)
-        if writer.written:
-            self._go.give()
-        else:
-            self._go.withhold()
-        return parsed
-
-    def covered_so_far(self) -> bool:
-        """Here, once the files are read: False when the copy said it has no
-        row of some file (not asked when it waits for the rows of all: it
-        has them, unless they could not be written)."""
-        return self._go is not None or bool(self._steps[1].result())
-
-    def handed(
-        self, merged: int, here: tuple[forking.Pending[Grouping], forking.Pending[bytes | None]]
-    ) -> tuple[forking.Pending[Grouping], forking.Pending[bytes | None]]:
-        """Here: the copy's grouping and ids record, unless the grouping is not
-        of the `merged` articles read (possible only when a file changed without
-        its size and mtime changing) or the copy had none: then `here`'s."""
-        ahead = self._steps[2]
-
-        def grouping() -> Grouping:
-            made = cast(Grouping | None, ahead.result())
-            return made if made is not None and len(made.order) == merged else here[0].result()
-
-        def ids() -> bytes | None:
-            made = cast(bytes | None, self._steps[3].result())  # the copy is done with the store
-            return made if grouping() is ahead.result() else here[1].result()
-
-        return forking.later(grouping), forking.later(ids)
-
-    def works(self) -> list[Callable[[], object]]:
-        """The copy's steps: `parsed`, `covered`, `grouping`, `after`."""
-        return [self.parsed, self.covered, self.grouping, self.after]
-
-    def parsed(self) -> list[Chunk]:
-        """`parallel.parse_chunks` of the files at the `early` positions, on the
-        cores the build leaves free (it reads the cache meanwhile)."""
-        return self._chunks
-
-    def covered(self) -> bool:
-        """True when every file is in the store or was parsed early. In a
-        rebuild, first starts the search for similar titles
-        (`_search_more_titles`), which the grouping will take."""
-        if self._go is None:
-            self._wider = self._search_more_titles()
-        return self._inputs is not None
-
-    def grouping(self) -> Grouping | None:
-        """`_group` of the articles merged (None when not `covered`)."""
-        return None if self._inputs is None else self._grouping
-
-    def after(self) -> bytes | None:
-        """Once the grouping is handed over: the store brought up to date and
-        the ids record (None when pages are fetched, or not `covered`)."""
-        self._copies.close()
-        inputs = self._inputs
-        if self._read is None or inputs is None:
-            return None
-        _, kept, changed = self._read
-        if changed:
-            save_rows(self._config.state_dir, self._key, kept)
-        if self._config.fetch.enabled:
-            return None
-        return _ids_record(inputs, self._grouping)
-
-    def _search_more_titles(self) -> forking.Pending[TitlePairs | None]:
-        """The search for similar titles, started in a copy of this one as
-        soon as the files changed are parsed, before the rows are read: of the
-        titles the last build searched and those of the files parsed early,
-        which hold every title merged unless one came from elsewhere (see
-        `titlepairs.widened`; the grouping then searches again)."""
-        parsed = (result for chunk in self._chunks for result in chunk.results)
-        added = {payload[1][1] for _, _, payload in parsed if not isinstance(payload, str)}
-        work = functools.partial(_more_titles_searched, added - {()}, self._config)
-        return self._copies.enter_context(forking.copies()).start(work)
-
-    @functools.cached_property
-    def _chunks(self) -> list[Chunk]:
-        config = self._config
-        names = [self._found.names[at] for at in self.early]
-        jobs = config.jobs  # many files: every core, the build soon waits for them
-        if len(names) * MANY_CHANGED <= len(self._found.names):
-            jobs = max((jobs or available_cores()) - 1, 1)  # the cores the build leaves free
-        return list(parse_chunks(names, max_bytes=config.max_file_bytes, jobs=jobs))
-
-    @functools.cached_property
-    def _read(self) -> tuple[list[Row], Rows, bool] | None:
-        """Each file's row: the stored one for its size and mtime (as the parse
-        cache takes an entry first), else the one parsed early; then the rows
-        to keep for the next build (as the parse cache keeps entries: of
-        settled files read whole), and whether they changed. None if a file's
-        row is neither stored nor parsed. With `go`, every file's row as this
-        build stores them, once it says they are."""
-        if self._go is not None:
-            stored = load_rows(self._config.state_dir, self._key) if self._go.wait() else {}
-            try:
-                return [stored[name][2] for name in self._found.names], stored, False
-            except KeyError:
-                return None
-        stored = load_rows(self._config.state_dir, self._key)
-        parsed = (result for chunk in self._chunks for result in chunk.results)
-        fresh = dict(zip(self.early, parsed, strict=True))
-        rows: list[Row] = []
-        kept: Rows = {}
-        added = 0
-        for at, (name, stamp) in enumerate(zip(self._found.names, self._found.stamps, strict=True)):
-            entry = stored.get(name)
-            if entry is not None and stamp is not None and entry[:2] == stamp:
-                rows.append(entry[2])
-                kept[name] = entry
-            elif at in fresh:
-                cacheable, _, payload = fresh[at]
-                rows.append(row := row_of(payload))
-                if cacheable and stamp is not None and stamp[1] < self._settled:
-                    kept[name] = (stamp[0], stamp[1], row)
-                    added += 1
-            else:
-                return None
-        return rows, kept, added > 0 or len(kept) - added != len(stored)
-
-    @functools.cached_property
-    def _inputs(self) -> list[MergeInput] | None:
-        if self._read is None:
-            return None
-        latest = self._clock + FUTURE_TOLERANCE
-        return merged_inputs(self._found.names, self._read[0], latest, self._config.drafts)
-
-    @functools.cached_property
-    def _grouping(self) -> Grouping:
-        assert self._inputs is not None
-        return _group(self._inputs, self._config, spread=True, wider=self._wider)
-
-
-def _group(
-    inputs: Sequence[MergeInput],
-    config: Config,
-    *,
-    spread: bool = False,
-    wider: forking.Pending[TitlePairs | None] | None = None,
-) -> Grouping:
-    """`merge.group_articles` of `inputs`, with the ids the previous build kept.
-
-    With `spread`, the search for similar titles (`_similar_titles`) runs in a
-    copy of this process from the start, while this one orders the articles
-    and joins those of the same links, which the search does not need; unless
-    a search of more titles is under way (`wider`), whose result is taken.
-    """
-    titles = {words for _, _, words in inputs if words}
-    search = functools.partial(_similar_titles, titles, config, spread=spread, wider=wider)
-    with forking.copies() as copies:
-        searched = copies.start(search) if spread and wider is None else forking.later(search)
-        known = load_story_ids(config.state_dir)
-
-        def found(asked: Set[Title], threshold: float) -> frozenset[Pair]:
-            if threshold != config.merge.title_similarity or asked != titles:
-                raise ValueError("similar titles asked for other titles than searched")
-            return searched.result().pairs
-
-        return group_articles(inputs, config.merge, known, found)
-
-
-def _similar_titles(
-    titles: Set[Title],
-    config: Config,
-    *,
-    spread: bool = False,
-    wider: forking.Pending[TitlePairs | None] | None = None,
-) -> TitlePairs:
-    """Which of `titles` are similar (see `titlepairs`), searched from the
-    previous build's result, which is kept for the next: only a cache, so it is
-    kept here, in the process that searches, whatever becomes of the build.
-    With `spread`, a search of every title (the first build's, most of its
-    grouping) is shared with copies of this process, one per job. `wider`, if
-    given, is a search of more titles, taken when it holds them all.
-    """
-    threshold = config.merge.title_similarity
-    wide = None if wider is None else wider.result()
-    found = None if wide is None or wide.threshold != threshold else narrowed(wide, titles)
-    if found is None:
-        parts = (config.jobs or available_cores()) if spread else 1
-        previous = load_title_pairs(config.state_dir, threshold)
-        found = find_title_pairs(titles, threshold, previous, parts=parts, run=forking.run_all)
-    save_title_pairs(config.state_dir, found)
-    return found
-
-
-def _more_titles_searched(added: Set[Title], config: Config) -> TitlePairs | None:
-    """`titlepairs.widened` of the previous build's search by `added` (None
-    without a previous search to widen)."""
-    previous = load_title_pairs(config.state_dir, config.merge.title_similarity)
-    return None if previous is None else widened(previous, added)
-
-
-def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping) -> bytes:
-    """`state.story_ids_record` of the stories `grouping` makes of `inputs`."""
-    return story_ids_record(grouping.id_map(inputs))
 
 
 def _freshen(

@@ -26,11 +26,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aggregator.collection import collect
 from aggregator.config import load_config
 from aggregator.feedspec import FeedSpec
 from aggregator.incremental import PlannedFile, ToRender, plan_feed_files
 from aggregator.model import Story
-from aggregator.pipeline import FORMATS, collect, rank_all, select
+from aggregator.pipeline import FORMATS, rank_all, select
 from aggregator.rendering import Rendering, render_all
 
 

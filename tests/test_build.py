@@ -12,7 +12,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from aggregator import cache, incremental, pipeline, rendering
+from aggregator import cache, collection, grouping, incremental, pipeline, rendering
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, cache_key
 from aggregator.config import Config
@@ -248,10 +248,10 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
     the previous build's ids are known and the draft and the future-dated file
     are left out of the grouping."""
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
-    monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
+    monkeypatch.setattr(grouping, "GROUP_ELSEWHERE_FROM", 1)
     marks = tmp_path / "grouped-in"
     marks.mkdir()
-    real = pipeline._group
+    real = grouping._group
 
     grouped_here: list[int] = []  # appended to in this process only
 
@@ -260,16 +260,16 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
         grouped_here.append(os.getpid())
         return real(*args, spread=spread, **more)
 
-    monkeypatch.setattr(pipeline, "_group", marking)
+    monkeypatch.setattr(grouping, "_group", marking)
     searches = tmp_path / "searched-in"
     searches.mkdir()
-    real_search = pipeline._similar_titles
+    real_search = grouping._similar_titles
 
     def marking_search(*args: Any, spread: bool = False, **more: Any) -> Any:
         (searches / str(os.getpid())).write_text(str(spread))
         return real_search(*args, spread=spread, **more)
 
-    monkeypatch.setattr(pipeline, "_similar_titles", marking_search)
+    monkeypatch.setattr(grouping, "_similar_titles", marking_search)
     write_article("future.txt", title="From the future", publishedDateTime=NOW + timedelta(days=9))
     apart = dataclasses.replace(config, jobs=2, drafts=drafts)
     alone = dataclasses.replace(
@@ -317,27 +317,27 @@ def test_a_copy_started_with_the_build_groups_and_writes_what_one_process_writes
     cannot: for a file copied in with an old mtime, with a damaged store, a
     store that cannot be written, or one that lies about a file."""
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
-    monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
+    monkeypatch.setattr(grouping, "GROUP_ELSEWHERE_FROM", 1)
     marks = tmp_path / "grouped-ahead"
     marks.mkdir()
-    real = pipeline._GroupingAhead.grouping
+    real = grouping._GroupingAhead.grouping
 
-    def marking(self: pipeline._GroupingAhead) -> Any:
-        grouping = real(self)
-        (marks / str(len(list(marks.iterdir())))).write_text(str(grouping is not None))
-        return grouping
+    def marking(self: grouping._GroupingAhead) -> Any:
+        made = real(self)
+        (marks / str(len(list(marks.iterdir())))).write_text(str(made is not None))
+        return made
 
-    monkeypatch.setattr(pipeline._GroupingAhead, "grouping", marking)
+    monkeypatch.setattr(grouping._GroupingAhead, "grouping", marking)
     narrowings = tmp_path / "narrowed"
     narrowings.mkdir()
-    real_narrowed = pipeline.narrowed
+    real_narrowed = grouping.narrowed
 
     def marking_narrowed(*args: Any) -> Any:
         found = real_narrowed(*args)
         (narrowings / str(len(list(narrowings.iterdir())))).write_text(str(found is not None))
         return found
 
-    monkeypatch.setattr(pipeline, "narrowed", marking_narrowed)
+    monkeypatch.setattr(grouping, "narrowed", marking_narrowed)
     apart = dataclasses.replace(config, jobs=2)
     alone = dataclasses.replace(
         apart, jobs=1, output=tmp_path / "alone", state_dir=tmp_path / "alone-state"
@@ -464,17 +464,17 @@ def test_a_story_has_the_same_digests_whether_packed_or_unpacked(
     same; a copy that fetching changed is digested from its fields."""
     write_article("one.txt", title="One story told twice", webUrl="https://a.example/1")
     write_article("two.txt", title="One story told twice", webUrl="https://b.example/1")
-    collection = pipeline.collect(config, NOW)
-    ranking = pipeline.rank_all(collection, config, None)
+    articles = collection.collect(config, NOW)
+    ranking = pipeline.rank_all(articles, config, None)
     (ref,) = ranking.stories
     story = ranking.story(ref)
     assert story is ranking.story(ref)  # unpacked once
-    assert [a.source for a in story.articles] == [collection.sources[p] for p in ref.copies]
-    assert collection.copy_digests(story) == collection.copy_digests(ref)
+    assert [a.source for a in story.articles] == [articles.sources[p] for p in ref.copies]
+    assert articles.copy_digests(story) == articles.copy_digests(ref)
     moved = dataclasses.replace(story.lead, url="https://a.example/moved")
-    changed = collection.copy_digests(dataclasses.replace(story, lead=moved))
-    assert changed[0] != collection.copy_digests(ref)[0]
-    assert changed[1:] == collection.copy_digests(ref)[1:]
+    changed = articles.copy_digests(dataclasses.replace(story, lead=moved))
+    assert changed[0] != articles.copy_digests(ref)[0]
+    assert changed[1:] == articles.copy_digests(ref)[1:]
 
 
 @pytest.mark.usefixtures("sample")
@@ -515,10 +515,10 @@ def test_the_grouping_copy_parses_many_changed_files_on_every_core(
     """Few changed files are parsed on the cores the build leaves free while it
     reads the parse cache; many (one in `MANY_CHANGED` or more), on all."""
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
-    monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
-    monkeypatch.setattr(pipeline, "MANY_CHANGED", 3)  # 7 files: 3 changed are many
+    monkeypatch.setattr(grouping, "GROUP_ELSEWHERE_FROM", 1)
+    monkeypatch.setattr(grouping, "MANY_CHANGED", 3)  # 7 files: 3 changed are many
     asked = tmp_path / "asked"
-    real = pipeline.parse_chunks
+    real = grouping.parse_chunks
 
     def recording(paths: Any, *, max_bytes: int, jobs: int) -> Any:
         if paths:
@@ -526,7 +526,7 @@ def test_the_grouping_copy_parses_many_changed_files_on_every_core(
                 record.write(f"{jobs}\n")
         return real(paths, max_bytes=max_bytes, jobs=jobs)
 
-    monkeypatch.setattr(pipeline, "parse_chunks", recording)
+    monkeypatch.setattr(grouping, "parse_chunks", recording)
     apart = dataclasses.replace(config, jobs=0)
     build(apart)
     for name in ["a.txt", "c.txt", "d.txt"][:changed]:

@@ -18,7 +18,7 @@ import feedparser
 import pytest
 from pytest_httpserver import HTTPServer
 
-from aggregator import pipeline
+from aggregator import grouping
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, FetchConfig
 from aggregator.mergestore import STORE_NAME
@@ -157,10 +157,10 @@ def test_progress_bar_only_on_a_terminal(config: Config, tmp_path: Path) -> None
 def test_builds_that_group_ahead_fetch_and_write_what_others_do(
     config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Grouping ahead (see pipeline._GroupingAhead), here done in this process
+    """Grouping ahead (see grouping._GroupingAhead), here done in this process
     (a server thread runs), with pages fetched: the ids are recorded from the
     fetched stories, not by the grouping, and the feeds are the same."""
-    monkeypatch.setattr(pipeline, "GROUP_ELSEWHERE_FROM", 1)
+    monkeypatch.setattr(grouping, "GROUP_ELSEWHERE_FROM", 1)
     ahead = dataclasses.replace(config, jobs=2)
     here = dataclasses.replace(
         config, jobs=1, output=tmp_path / "here", state_dir=tmp_path / "here-state"

@@ -13,11 +13,11 @@ import pytest
 from aggregator import cache, parallel, sources
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
+from aggregator.collection import assemble, collect, merge_inputs, read_articles
 from aggregator.config import Config
 from aggregator.files import find_article_files
 from aggregator.merge import merge_input
 from aggregator.parallel import Chunk, Parsing
-from aggregator.pipeline import assemble, collect, merge_inputs, read_articles
 from tests.conftest import NOW, WriteArticle
 
 

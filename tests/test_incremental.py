@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import pipeline, titlepairs
+from aggregator import grouping, pipeline, titlepairs
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, SiteConfig
 from aggregator.feedspec import Entries, FeedSpec
@@ -88,7 +88,7 @@ def forbid_collect(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("the build read the articles")
 
-    monkeypatch.setattr(pipeline, "read_articles", fail)
+    monkeypatch.setattr(grouping, "read_articles", fail)
 
 
 @pytest.mark.usefixtures("sample")
@@ -360,8 +360,8 @@ def test_a_build_right_after_an_edit_is_not_relied_on(
     record = json.loads((config.state_dir / LAST_BUILD).read_text())
     assert record["fingerprint"] is None  # a same-size edit in the same tick would hide
     calls: list[object] = []
-    real = pipeline.read_articles
-    monkeypatch.setattr(pipeline, "read_articles", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = grouping.read_articles
+    monkeypatch.setattr(grouping, "read_articles", lambda *a, **k: calls.append(a) or real(*a, **k))
     run_build(config, BuildOptions(), NOW)
     assert len(calls) == 1  # so the next build reads the articles again
 
@@ -380,6 +380,6 @@ def test_grouping_refuses_similar_titles_searched_for_other_titles(
         assert callable(finder)
         return finder({("other", "title")}, config.merge.title_similarity)
 
-    monkeypatch.setattr(pipeline, "group_articles", asking_for_others)
+    monkeypatch.setattr(grouping, "group_articles", asking_for_others)
     with pytest.raises(ValueError, match="other titles than searched"):
-        pipeline._group(inputs, config)
+        grouping._group(inputs, config)

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregator.cache import Result
+from aggregator.collection import FUTURE_TOLERANCE, merge_inputs
 from aggregator.mergestore import (
     STORE_NAME,
     Rows,
@@ -24,7 +25,6 @@ from aggregator.mergestore import (
     save_rows,
 )
 from aggregator.parallel import parse_one
-from aggregator.pipeline import FUTURE_TOLERANCE, merge_inputs
 from tests.conftest import NOW, WriteArticle
 
 

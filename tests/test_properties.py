@@ -28,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator import merge as merge_module
+from aggregator.collection import Collection
 from aggregator.compact import derive, merge_input, pack
 from aggregator.config import Config, MergeConfig, RankConfig
 from aggregator.merge import (
@@ -40,7 +41,7 @@ from aggregator.merge import (
     story_id_map,
 )
 from aggregator.model import Article, Provider, Story
-from aggregator.pipeline import Collection, Publication, plan, rank_all
+from aggregator.pipeline import Publication, plan, rank_all
 from aggregator.rank import base_score, log_score, rank_stories, story_score
 from tests.conftest import NOW
 

@@ -1,0 +1,375 @@
+"""Grouping the articles into stories (`merge.group_articles`) while the
+files are read: in a copy of the build, as early as what grouping reads of
+each file can be had, where that pays.
+
+`collect_and_group` is the build's first stage (`collection.collect`) with the
+grouping made alongside: see its docstring for the three ways it goes, and
+`_GroupingAhead` for the copy that starts before the parse cache is read. The
+search for similar titles, most of a first build's grouping, is shared with
+copies of its own (`_similar_titles`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Sequence, Set
+from datetime import datetime
+from typing import cast
+
+from aggregator import forking
+from aggregator.cache import Entry, Fresh, Result, cache_key, cache_usable, changed_since_cache
+from aggregator.collection import (
+    FUTURE_TOLERANCE,
+    Collection,
+    assemble,
+    merge_inputs,
+    read_articles,
+)
+from aggregator.compact import DRAFT
+from aggregator.config import Config
+from aggregator.files import FoundFiles, settled_before
+from aggregator.merge import Grouping, MergeInput, group_articles
+from aggregator.mergestore import (
+    Row,
+    Rows,
+    RowWriter,
+    load_rows,
+    merged_inputs,
+    row_of,
+    rows_of,
+    save_rows,
+    store_usable,
+)
+from aggregator.parallel import Chunk, available_cores, parse_chunks
+from aggregator.state import load_story_ids, load_title_pairs, save_title_pairs, story_ids_record
+from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs, narrowed, widened
+
+#: How many article files make grouping their articles worth a copy of this process.
+GROUP_ELSEWHERE_FROM = 5000
+
+
+def collect_and_group(
+    config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
+) -> tuple[Collection, forking.Pending[Grouping], forking.Pending[bytes | None]]:
+    """`collection.collect` with the cache, `_group` of the articles merged
+    and, unless pages are fetched (which may change the stories' links, or
+    drop dead ones), the record of their ids (`state.story_ids_record`; else
+    None).
+
+    Grouping needs only a little of each article (`collection.merge_inputs`):
+    with many files and more than one job, a copy of this process groups the
+    articles while this one reads and assembles the collection, hands the
+    grouping over, and then makes the record while this one ranks and
+    renders. The copy starts at once (see `_GroupingAhead`) when the last build kept what
+    grouping reads of each file (`mergestore`), or when there is no parse
+    cache: then every file is parsed here, and what grouping reads of each is
+    kept as it is parsed, for the copy. Otherwise the copy starts once the
+    files are read, reads that from their parse results without unpacking
+    them, and keeps it for the next build.
+    """
+    elsewhere = config.jobs != 1 and len(found.names) >= GROUP_ELSEWHERE_FROM
+    held: dict[str, Entry] = {}  # the cache's entries, kept as rows only when grouping elsewhere
+    ahead = _GroupingAhead.start(config, found, clock, copies) if elsewhere else None
+    if ahead is None:
+        parsed = read_articles(config, found, cache=True, held=held if elsewhere else None)
+    else:
+        parsed = ahead.read(held)
+        if not ahead.covered_so_far():
+            ahead = None  # some file is neither kept nor parsed early: group as below
+    collection = assemble(found, parsed, clock, config)
+    inputs = functools.cache(
+        functools.partial(merge_inputs, found.names, parsed, clock, config.drafts)
+    )
+
+    def group() -> Grouping:
+        return _group(inputs(), config, spread=elsewhere)
+
+    def record(grouping: Grouping) -> bytes | None:
+        if elsewhere:  # what grouping read of each file, for the next build's copy
+            save_rows(config.state_dir, cache_key(config.max_file_bytes), rows_of(held))
+        return None if config.fetch.enabled else _ids_record(inputs(), grouping)
+
+    if ahead is None:
+        start = copies.start_then if elsewhere else forking.later_then
+        return collection, *start(group, record)
+    merged = sum(1 for (head, _), _ in collection.payloads if config.drafts or not head[DRAFT])
+    return collection, *ahead.handed(merged, forking.later_then(group, record))
+
+
+def _keep_rows(writer: RowWriter, parsed: Iterable[Fresh]) -> None:
+    """Store the rows of files just parsed (with no mtime for a file whose
+    result the parse cache does not keep, so that the row is never used again)."""
+    writer.add(
+        (name, (0, None, row_of(payload)) if stamp is None else (*stamp, row_of(payload)))
+        for name, stamp, payload in parsed
+    )
+
+
+#: One changed file in this many or more makes parsing them take longer than
+#: reading the parse cache of the rest (about 160 µs a file against 4), so the
+#: grouping copy parses them on every core rather than on those the build
+#: leaves free while it reads.
+MANY_CHANGED = 40
+
+
+class _GroupingAhead:
+    """Grouping in a copy of the build that starts as soon as the files are
+    found, before the parse cache is read: what grouping reads of each file is
+    in the merge input store (`mergestore`) for the files unchanged since the
+    last build, and the copy parses the files changed since the parse cache
+    was written (`cache.changed_since_cache`, the `early` positions), which
+    `cache.parse_with_cache` then takes from it. When some file is in neither,
+    there is no grouping ahead (`covered` is False). Without a parse cache
+    (`go`), the build parses every file and stores every row, then says so:
+    the copy waits for that (and has nothing to parse early).
+
+    `works` are the copy's steps, in order; each may be done here instead (see
+    `forking`). `start`, `read`, `covered_so_far` and `handed` are the build's
+    side: starting the copy, reading the files with its help, and taking what
+    it hands over.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        found: FoundFiles,
+        clock: datetime,
+        early: Sequence[int],
+        *,
+        go: forking.Go | None = None,
+    ) -> None:
+        self.early = early
+        self._go = go
+        self._steps: list[forking.Pending[object]] = []
+        # Copies the copy starts of its own, ended with its last step.
+        self._copies = contextlib.ExitStack()
+        self._wider: forking.Pending[TitlePairs | None] | None = None
+        self._config = config
+        self._found = found
+        self._clock = clock
+        self._key = cache_key(config.max_file_bytes)
+        self._settled = settled_before()
+
+    @classmethod
+    def start(
+        cls, config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
+    ) -> _GroupingAhead | None:
+        """The copy started (see the class docstring), unless there is a parse
+        cache this build may use but no such store."""
+        state, key = config.state_dir, cache_key(config.max_file_bytes)
+        if not cache_usable(state, key):  # none, or of other code: every file is parsed
+            ahead = cls(config, found, clock, (), go=forking.Go())
+        elif store_usable(state, key):
+            ahead = cls(config, found, clock, changed_since_cache(state, found.stamps))
+        else:
+            return None
+        ahead._steps = copies.start_each(ahead.works(), ahead._go)
+        return ahead
+
+    def read(self, held: dict[str, Entry]) -> list[Result]:
+        """Here: `read_articles` with the copy's help: taking the files it
+        parsed early, or giving it the rows of every file as they are parsed."""
+        config, found = self._config, self._found
+        if self._go is None:
+            chunks = cast(Callable[[], list[Chunk]], self._steps[0].result)
+            return read_articles(config, found, cache=True, early=(self.early, chunks), held=held)
+        with RowWriter(config.state_dir, self._key) as writer:
+            keep = functools.partial(_keep_rows, writer)
+            parsed = read_articles(config, found, cache=True, held=held, each=keep)
+        if writer.written:
+            self._go.give()
+        else:
+            self._go.withhold()
+        return parsed
+
+    def covered_so_far(self) -> bool:
+        """Here, once the files are read: False when the copy said it has no
+        row of some file (not asked when it waits for the rows of all: it
+        has them, unless they could not be written)."""
+        return self._go is not None or bool(self._steps[1].result())
+
+    def handed(
+        self, merged: int, here: tuple[forking.Pending[Grouping], forking.Pending[bytes | None]]
+    ) -> tuple[forking.Pending[Grouping], forking.Pending[bytes | None]]:
+        """Here: the copy's grouping and ids record, unless the grouping is not
+        of the `merged` articles read (possible only when a file changed without
+        its size and mtime changing) or the copy had none: then `here`'s."""
+        ahead = self._steps[2]
+
+        def grouping() -> Grouping:
+            made = cast(Grouping | None, ahead.result())
+            return made if made is not None and len(made.order) == merged else here[0].result()
+
+        def ids() -> bytes | None:
+            made = cast(bytes | None, self._steps[3].result())  # the copy is done with the store
+            return made if grouping() is ahead.result() else here[1].result()
+
+        return forking.later(grouping), forking.later(ids)
+
+    def works(self) -> list[Callable[[], object]]:
+        """The copy's steps: `parsed`, `covered`, `grouping`, `after`."""
+        return [self.parsed, self.covered, self.grouping, self.after]
+
+    def parsed(self) -> list[Chunk]:
+        """`parallel.parse_chunks` of the files at the `early` positions, on the
+        cores the build leaves free (it reads the cache meanwhile)."""
+        return self._chunks
+
+    def covered(self) -> bool:
+        """True when every file is in the store or was parsed early. In a
+        rebuild, first starts the search for similar titles
+        (`_search_more_titles`), which the grouping will take."""
+        if self._go is None:
+            self._wider = self._search_more_titles()
+        return self._inputs is not None
+
+    def grouping(self) -> Grouping | None:
+        """`_group` of the articles merged (None when not `covered`)."""
+        return None if self._inputs is None else self._grouping
+
+    def after(self) -> bytes | None:
+        """Once the grouping is handed over: the store brought up to date and
+        the ids record (None when pages are fetched, or not `covered`)."""
+        self._copies.close()
+        inputs = self._inputs
+        if self._read is None or inputs is None:
+            return None
+        _, kept, changed = self._read
+        if changed:
+            save_rows(self._config.state_dir, self._key, kept)
+        if self._config.fetch.enabled:
+            return None
+        return _ids_record(inputs, self._grouping)
+
+    def _search_more_titles(self) -> forking.Pending[TitlePairs | None]:
+        """The search for similar titles, started in a copy of this one as
+        soon as the files changed are parsed, before the rows are read: of the
+        titles the last build searched and those of the files parsed early,
+        which hold every title merged unless one came from elsewhere (see
+        `titlepairs.widened`; the grouping then searches again)."""
+        parsed = (result for chunk in self._chunks for result in chunk.results)
+        added = {payload[1][1] for _, _, payload in parsed if not isinstance(payload, str)}
+        work = functools.partial(_more_titles_searched, added - {()}, self._config)
+        return self._copies.enter_context(forking.copies()).start(work)
+
+    @functools.cached_property
+    def _chunks(self) -> list[Chunk]:
+        config = self._config
+        names = [self._found.names[at] for at in self.early]
+        jobs = config.jobs  # many files: every core, the build soon waits for them
+        if len(names) * MANY_CHANGED <= len(self._found.names):
+            jobs = max((jobs or available_cores()) - 1, 1)  # the cores the build leaves free
+        return list(parse_chunks(names, max_bytes=config.max_file_bytes, jobs=jobs))
+
+    @functools.cached_property
+    def _read(self) -> tuple[list[Row], Rows, bool] | None:
+        """Each file's row: the stored one for its size and mtime (as the parse
+        cache takes an entry first), else the one parsed early; then the rows
+        to keep for the next build (as the parse cache keeps entries: of
+        settled files read whole), and whether they changed. None if a file's
+        row is neither stored nor parsed. With `go`, every file's row as this
+        build stores them, once it says they are."""
+        if self._go is not None:
+            stored = load_rows(self._config.state_dir, self._key) if self._go.wait() else {}
+            try:
+                return [stored[name][2] for name in self._found.names], stored, False
+            except KeyError:
+                return None
+        stored = load_rows(self._config.state_dir, self._key)
+        parsed = (result for chunk in self._chunks for result in chunk.results)
+        fresh = dict(zip(self.early, parsed, strict=True))
+        rows: list[Row] = []
+        kept: Rows = {}
+        added = 0
+        for at, (name, stamp) in enumerate(zip(self._found.names, self._found.stamps, strict=True)):
+            entry = stored.get(name)
+            if entry is not None and stamp is not None and entry[:2] == stamp:
+                rows.append(entry[2])
+                kept[name] = entry
+            elif at in fresh:
+                cacheable, _, payload = fresh[at]
+                rows.append(row := row_of(payload))
+                if cacheable and stamp is not None and stamp[1] < self._settled:
+                    kept[name] = (stamp[0], stamp[1], row)
+                    added += 1
+            else:
+                return None
+        return rows, kept, added > 0 or len(kept) - added != len(stored)
+
+    @functools.cached_property
+    def _inputs(self) -> list[MergeInput] | None:
+        if self._read is None:
+            return None
+        latest = self._clock + FUTURE_TOLERANCE
+        return merged_inputs(self._found.names, self._read[0], latest, self._config.drafts)
+
+    @functools.cached_property
+    def _grouping(self) -> Grouping:
+        assert self._inputs is not None
+        return _group(self._inputs, self._config, spread=True, wider=self._wider)
+
+
+def _group(
+    inputs: Sequence[MergeInput],
+    config: Config,
+    *,
+    spread: bool = False,
+    wider: forking.Pending[TitlePairs | None] | None = None,
+) -> Grouping:
+    """`merge.group_articles` of `inputs`, with the ids the previous build kept.
+
+    With `spread`, the search for similar titles (`_similar_titles`) runs in a
+    copy of this process from the start, while this one orders the articles
+    and joins those of the same links, which the search does not need; unless
+    a search of more titles is under way (`wider`), whose result is taken.
+    """
+    titles = {words for _, _, words in inputs if words}
+    search = functools.partial(_similar_titles, titles, config, spread=spread, wider=wider)
+    with forking.copies() as copies:
+        searched = copies.start(search) if spread and wider is None else forking.later(search)
+        known = load_story_ids(config.state_dir)
+
+        def found(asked: Set[Title], threshold: float) -> frozenset[Pair]:
+            if threshold != config.merge.title_similarity or asked != titles:
+                raise ValueError("similar titles asked for other titles than searched")
+            return searched.result().pairs
+
+        return group_articles(inputs, config.merge, known, found)
+
+
+def _similar_titles(
+    titles: Set[Title],
+    config: Config,
+    *,
+    spread: bool = False,
+    wider: forking.Pending[TitlePairs | None] | None = None,
+) -> TitlePairs:
+    """Which of `titles` are similar (see `titlepairs`), searched from the
+    previous build's result, which is kept for the next: only a cache, so it is
+    kept here, in the process that searches, whatever becomes of the build.
+    With `spread`, a search of every title (the first build's, most of its
+    grouping) is shared with copies of this process, one per job. `wider`, if
+    given, is a search of more titles, taken when it holds them all.
+    """
+    threshold = config.merge.title_similarity
+    wide = None if wider is None else wider.result()
+    found = None if wide is None or wide.threshold != threshold else narrowed(wide, titles)
+    if found is None:
+        parts = (config.jobs or available_cores()) if spread else 1
+        previous = load_title_pairs(config.state_dir, threshold)
+        found = find_title_pairs(titles, threshold, previous, parts=parts, run=forking.run_all)
+    save_title_pairs(config.state_dir, found)
+    return found
+
+
+def _more_titles_searched(added: Set[Title], config: Config) -> TitlePairs | None:
+    """`titlepairs.widened` of the previous build's search by `added` (None
+    without a previous search to widen)."""
+    previous = load_title_pairs(config.state_dir, config.merge.title_similarity)
+    return None if previous is None else widened(previous, added)
+
+
+def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping) -> bytes:
+    """`state.story_ids_record` of the stories `grouping` makes of `inputs`."""
+    return story_ids_record(grouping.id_map(inputs))
