@@ -35,3 +35,15 @@ def test_bench_merge_runs_and_checks_a_small_sample(tmp_path: Path) -> None:
     out = _run(BENCHMARKS / "bench_merge.py", "--articles", "1500", "--runs", "1", cwd=tmp_path)
     assert "same partition as the all-pairs reference" in out
     assert "merge_stories + rank_stories: median" in out
+
+
+def test_stages_times_each_stage_of_a_build(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    _run(BENCHMARKS / "gen_corpus.py", corpus, "--count", "200", "--seed", "3", cwd=tmp_path)
+    where = ["--source", corpus, "--out", tmp_path / "feeds", "--state-dir", tmp_path / "state"]
+    out = _run(BENCHMARKS / "stages.py", "--", *where, "--quiet", cwd=tmp_path)
+    stages = [line.split()[2] for line in out.splitlines()[1:]]
+    for stage in ("find_article_files", "read_articles", "rank_all", "render", "write"):
+        assert stage in stages
+    assert stages[-1] == "build"  # "build ends", last
+    assert (tmp_path / "feeds" / "all.atom").exists()
