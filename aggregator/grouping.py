@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Sequence, Set
 from datetime import datetime
 from typing import cast
@@ -32,7 +34,6 @@ from aggregator.files import FoundFiles, settled_before
 from aggregator.merge import Grouping, MergeInput, group_articles
 from aggregator.mergestore import (
     Row,
-    Rows,
     RowWriter,
     load_rows,
     merged_inputs,
@@ -235,8 +236,14 @@ class _GroupingAhead:
         inputs = self._inputs
         if self._read is None or inputs is None:
             return None
-        _, kept, changed = self._read
+        rows, keep, changed = self._read
         if changed:
+            found = zip(self._found.names, self._found.stamps, rows, keep, strict=True)
+            kept = {
+                name: (*stamp, row)
+                for name, stamp, row, keeping in found
+                if keeping and stamp is not None  # (a file kept has a stamp)
+            }
             save_rows(self._config.state_dir, self._key, kept)
         if self._config.fetch.enabled:
             return None
@@ -263,39 +270,35 @@ class _GroupingAhead:
         return list(parse_chunks(names, max_bytes=config.max_file_bytes, jobs=jobs))
 
     @functools.cached_property
-    def _read(self) -> tuple[list[Row], Rows, bool] | None:
+    def _read(self) -> tuple[list[Row], list[bool], bool] | None:
         """Each file's row: the stored one for its size and mtime (as the parse
-        cache takes an entry first), else the one parsed early; then the rows
-        to keep for the next build (as the parse cache keeps entries: of
-        settled files read whole), and whether they changed. None if a file's
-        row is neither stored nor parsed. With `go`, every file's row as this
-        build stores them, once it says they are."""
+        cache takes an entry first), else the one parsed early; then which to
+        keep for the next build (as the parse cache keeps entries: of settled
+        files read whole), and whether those changed. None if a file's row is
+        neither stored nor parsed. With `go`, every file's row as this build
+        stores them, once it says they are."""
+        names, stamps = self._found.names, self._found.stamps
         if self._go is not None:
-            stored = load_rows(self._config.state_dir, self._key) if self._go.wait() else {}
-            try:
-                return [stored[name][2] for name in self._found.names], stored, False
-            except KeyError:
+            stored = load_rows(self._config.state_dir, self._key) if self._go.wait() else None
+            if stored is None or not all(map(stored.__contains__, names)):
                 return None
+            return [stored[name][2] for name in names], [], False
         stored = load_rows(self._config.state_dir, self._key)
+        rows, keep = stored.lookup(names, stamps)
+        unchanged = sum(keep)
         parsed = (result for chunk in self._chunks for result in chunk.results)
         fresh = dict(zip(self.early, parsed, strict=True))
-        rows: list[Row] = []
-        kept: Rows = {}
         added = 0
-        for at, (name, stamp) in enumerate(zip(self._found.names, self._found.stamps, strict=True)):
-            entry = stored.get(name)
-            if entry is not None and stamp is not None and entry[:2] == stamp:
-                rows.append(entry[2])
-                kept[name] = entry
-            elif at in fresh:
-                cacheable, _, payload = fresh[at]
-                rows.append(row := row_of(payload))
-                if cacheable and stamp is not None and stamp[1] < self._settled:
-                    kept[name] = (stamp[0], stamp[1], row)
-                    added += 1
-            else:
+        for at in itertools.compress(range(len(names)), map(operator.not_, keep)):
+            if at not in fresh:
                 return None
-        return rows, kept, added > 0 or len(kept) - added != len(stored)
+            cacheable, _, payload = fresh[at]
+            rows[at] = row_of(payload)
+            stamp = stamps[at]
+            if cacheable and stamp is not None and stamp[1] < self._settled:
+                keep[at] = True
+                added += 1
+        return rows, keep, added > 0 or unchanged != len(stored)
 
     @functools.cached_property
     def _inputs(self) -> list[MergeInput] | None:

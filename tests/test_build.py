@@ -386,7 +386,7 @@ def test_a_copy_started_with_the_build_groups_and_writes_what_one_process_writes
     # without its size or mtime changing could): the copy's grouping is not of
     # the articles read, and grouping is done again here.
     key = cache_key(apart.max_file_bytes)
-    rows = load_rows(apart.state_dir, key)
+    rows = dict(load_rows(apart.state_dir, key))
     name = str(corpus / "a.txt")
     rows[name] = (*rows[name][:2], None)
     save_rows(apart.state_dir, key, rows)

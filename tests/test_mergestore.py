@@ -143,3 +143,17 @@ def test_a_store_left_unfinished_leaves_the_last_one(tmp_path: Path) -> None:
     assert not writer.written
     assert load_rows(tmp_path, "key") == {"old.txt": (1, 2, None)}
     assert [p.name for p in tmp_path.iterdir()] == [STORE_NAME]  # no temporary left
+
+
+def test_a_stored_row_is_used_only_for_the_stamp_it_was_stored_with(tmp_path: Path) -> None:
+    row = (5, False, ("https://b/",), "B", ("b",))
+    save_rows(
+        tmp_path, "key", {"a.txt": (1, 2, row), "b.txt": (3, None, row), "c.txt": (4, 5, None)}
+    )
+    stored = load_rows(tmp_path, "key")
+    names = ["a.txt", "a.txt", "b.txt", "c.txt", "d.txt", "a.txt"]
+    stamps = [(1, 2), (1, 3), (3, 9), (4, 5), (6, 7), None]
+    rows, same = stored.lookup(names, stamps)
+    assert same == [True, False, False, True, False, False]  # b.txt: stored before it settled
+    assert rows == [row, row, row, None, None, row]
+    assert stored["b.txt"] == (3, None, row) and len(stored) == 3
