@@ -150,7 +150,7 @@ def load_rows(state_dir: Path, key: str) -> StoredRows:
     try:
         with path.open("rb") as stream:
             if stream.readline() != _header(key):
-                return StoredRows([], [], [], [])
+                return _no_rows()
             while stream.peek(1):
                 part = PlainUnpickler(stream).load()
                 if not (
@@ -164,10 +164,14 @@ def load_rows(state_dir: Path, key: str) -> StoredRows:
                     column.extend(more)
         return StoredRows(*columns)
     except FileNotFoundError:
-        return StoredRows([], [], [], [])
+        return _no_rows()
     except Exception as exc:  # damage: as if there were none; the next build writes it anew
         log.warning("%s: merge input store damaged (%s), rebuilding it", path, type(exc).__name__)
-        return StoredRows([], [], [], [])
+        return _no_rows()
+
+
+def _no_rows() -> StoredRows:
+    return StoredRows([], [], [], [])
 
 
 def save_rows(state_dir: Path, key: str, rows: Mapping[str, tuple[int, int | None, Row]]) -> None:

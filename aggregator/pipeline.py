@@ -1,7 +1,9 @@
 """The stages of a build: files -> articles -> stories -> ranked feeds -> files.
 
 `write_feeds` runs them for `build.run_build`, which holds the lock and has
-already found that the inputs changed. Everything the stages decide is a
+already found that the inputs changed. The first, reading the articles
+(`collection`) with their grouping made alongside, is
+`grouping.collect_and_group`; the rest are here. Everything the stages decide is a
 function of the configuration, the article files, the reference time and the
 story ids the previous build kept (`state`); the clock is read only to time the
 build and to refuse far-future dates.
