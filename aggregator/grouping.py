@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import logging
 import operator
 from collections.abc import Callable, Iterable, Sequence, Set
 from datetime import datetime
@@ -33,6 +34,7 @@ from aggregator.config import Config
 from aggregator.files import FoundFiles, settled_before
 from aggregator.merge import Grouping, MergeInput, group_articles
 from aggregator.mergestore import (
+    STORE_NAME,
     Row,
     RowWriter,
     load_rows,
@@ -45,6 +47,8 @@ from aggregator.mergestore import (
 from aggregator.parallel import Chunk, available_cores, parse_chunks
 from aggregator.state import load_story_ids, load_title_pairs, save_title_pairs, story_ids_record
 from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs, narrowed, widened
+
+log = logging.getLogger(__name__)
 
 #: How many article files make grouping their articles worth a copy of this process.
 GROUP_ELSEWHERE_FROM = 5000
@@ -234,7 +238,7 @@ class _GroupingAhead:
         the ids record (None when pages are fetched, or not `covered`)."""
         self._copies.close()
         inputs = self._inputs
-        if self._read is None or inputs is None:
+        if self._read is None or inputs is None or self._grouping is None:
             return None
         rows, keep, changed = self._read
         if changed:
@@ -305,12 +309,32 @@ class _GroupingAhead:
         if self._read is None:
             return None
         latest = self._clock + FUTURE_TOLERANCE
-        return merged_inputs(self._found.names, self._read[0], latest, self._config.drafts)
+        try:
+            return merged_inputs(self._found.names, self._read[0], latest, self._config.drafts)
+        except _NOT_ROWS as error:
+            self._damaged(error)
+            return None
 
     @functools.cached_property
-    def _grouping(self) -> Grouping:
+    def _grouping(self) -> Grouping | None:
+        """`_group` of `_inputs`; None when what the store held made no grouping."""
         assert self._inputs is not None
-        return _group(self._inputs, self._config, spread=True, wider=self._wider)
+        try:
+            return _group(self._inputs, self._config, spread=True, wider=self._wider)
+        except _NOT_ROWS as error:
+            self._damaged(error)
+            return None
+
+    def _damaged(self, error: Exception) -> None:
+        """Say that the store held rows of another shape (damaged or planted:
+        it unpickles no class, but lists may hold anything), which the build
+        then groups without, from the files it read, and stores anew."""
+        path = self._config.state_dir / STORE_NAME
+        log.warning("%s: merge input store damaged (%s), rebuilding it", path, type(error).__name__)
+
+
+#: What grouping raises when a store's rows are not of the shape `mergestore.Row` says.
+_NOT_ROWS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
 
 
 def _group(

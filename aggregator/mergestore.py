@@ -20,7 +20,9 @@ stored with no mtime, so its row is never used again, as the parse cache does
 not keep it. A missing, damaged or differently keyed store is an empty one:
 grouping is then done once the parse cache is read, as without a store, never
 differently. Unpickling admits no class at all (`compact.PlainUnpickler`
-admits datetimes only, and rows hold none).
+admits datetimes only, and rows hold none); rows of another shape are found
+when grouping reads them (see `grouping._GroupingAhead`), which then does the
+same.
 """
 
 from __future__ import annotations

@@ -314,8 +314,9 @@ def test_a_copy_started_with_the_build_groups_and_writes_what_one_process_writes
     inputs the last build kept and the files changed since, which it parses;
     without a cache, from the merge inputs the build keeps as it parses. The
     feeds and ids are those of a build in one process; as they are when it
-    cannot: for a file copied in with an old mtime, with a damaged store, a
-    store that cannot be written, or one that lies about a file."""
+    cannot: for a file copied in with an old mtime, with a damaged store (cut
+    short, or holding rows of another shape), a store that cannot be written,
+    or one that lies about a file."""
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
     monkeypatch.setattr(grouping, "GROUP_ELSEWHERE_FROM", 1)
     marks = tmp_path / "grouped-ahead"
@@ -393,6 +394,13 @@ def test_a_copy_started_with_the_build_groups_and_writes_what_one_process_writes
     assert edit_then_build_both() == ["True"]
     assert load_rows(apart.state_dir, key)[name][2] is not None  # kept as read
     assert edit_then_build_both() == ["True"]
+    # Rows of another shape (the store unpickles no class, but its lists may
+    # hold anything): grouped here, from the files read, and the rows kept anew.
+    rows = dict(load_rows(apart.state_dir, key))
+    for planted in (7, (1, False, (2,), "Two", ("two",))):
+        save_rows(apart.state_dir, key, {n: (*entry[:2], planted) for n, entry in rows.items()})
+        assert edit_then_build_both() == ["False"]  # (the copy warns that the store is damaged)
+        assert edit_then_build_both() == ["True"]
     (apart.state_dir / CACHE_NAME).unlink()  # every file parsed again, the rows kept again
     assert edit_then_build_both() == ["True"]
     (apart.state_dir / CACHE_NAME).unlink()
