@@ -284,9 +284,8 @@ class _GroupingAhead:
         names, stamps = self._found.names, self._found.stamps
         if self._go is not None:
             stored = load_rows(self._config.state_dir, self._key) if self._go.wait() else None
-            if stored is None or not all(map(stored.__contains__, names)):
-                return None
-            return [stored[name][2] for name in names], [], False
+            every = None if stored is None else stored.rows_of(names)
+            return None if every is None else (every, [], False)
         stored = load_rows(self._config.state_dir, self._key)
         rows, keep = stored.lookup(names, stamps)
         unchanged = sum(keep)

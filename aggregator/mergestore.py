@@ -129,6 +129,17 @@ class StoredRows(Mapping[str, tuple[int, int | None, Row]]):
     def __len__(self) -> int:
         return len(self._places)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._places
+
+    def rows_of(self, names: Sequence[str]) -> list[Row] | None:
+        """The stored row of each of `names`, whatever its stamp; None when one
+        is not stored."""
+        try:
+            return list(map(self._rows.__getitem__, map(self._places.__getitem__, names)))
+        except KeyError:
+            return None
+
     def lookup(
         self, names: Sequence[str], stamps: Sequence[FileStamp | None]
     ) -> tuple[list[Row], list[bool]]:

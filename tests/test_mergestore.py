@@ -157,3 +157,6 @@ def test_a_stored_row_is_used_only_for_the_stamp_it_was_stored_with(tmp_path: Pa
     assert same == [True, False, False, True, False, False]  # b.txt: stored before it settled
     assert rows == [row, row, row, None, None, row]
     assert stored["b.txt"] == (3, None, row) and len(stored) == 3
+    assert "c.txt" in stored and "d.txt" not in stored
+    assert stored.rows_of(["c.txt", "b.txt"]) == [None, row]  # whatever their stamps
+    assert stored.rows_of(["a.txt", "d.txt"]) is None
