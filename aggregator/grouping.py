@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import logging
 import operator
 from collections.abc import Callable, Iterable, Sequence, Set
 from datetime import datetime
@@ -34,11 +33,11 @@ from aggregator.config import Config
 from aggregator.files import FoundFiles, settled_before
 from aggregator.merge import Grouping, MergeInput, group_articles
 from aggregator.mergestore import (
-    STORE_NAME,
     Row,
     RowWriter,
     load_rows,
     merged_inputs,
+    report_damage,
     row_of,
     rows_of,
     save_rows,
@@ -47,8 +46,6 @@ from aggregator.mergestore import (
 from aggregator.parallel import Chunk, available_cores, parse_chunks
 from aggregator.state import load_story_ids, load_title_pairs, save_title_pairs, story_ids_record
 from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs, narrowed, widened
-
-log = logging.getLogger(__name__)
 
 #: How many article files make grouping their articles worth a copy of this process.
 GROUP_ELSEWHERE_FROM = 5000
@@ -311,7 +308,7 @@ class _GroupingAhead:
         try:
             return merged_inputs(self._found.names, self._read[0], latest, self._config.drafts)
         except _NOT_ROWS as error:
-            self._damaged(error)
+            report_damage(self._config.state_dir, error)
             return None
 
     @functools.cached_property
@@ -321,18 +318,13 @@ class _GroupingAhead:
         try:
             return _group(self._inputs, self._config, spread=True, wider=self._wider)
         except _NOT_ROWS as error:
-            self._damaged(error)
+            report_damage(self._config.state_dir, error)
             return None
 
-    def _damaged(self, error: Exception) -> None:
-        """Say that the store held rows of another shape (damaged or planted:
-        it unpickles no class, but lists may hold anything), which the build
-        then groups without, from the files it read, and stores anew."""
-        path = self._config.state_dir / STORE_NAME
-        log.warning("%s: merge input store damaged (%s), rebuilding it", path, type(error).__name__)
 
-
-#: What grouping raises when a store's rows are not of the shape `mergestore.Row` says.
+#: What grouping raises when a store's rows are not of the shape `mergestore.Row`
+#: says (the store unpickles no class, but its lists may hold anything): the
+#: build then groups from the files it read, and keeps the rows anew.
 _NOT_ROWS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
 
 

@@ -179,8 +179,15 @@ def load_rows(state_dir: Path, key: str) -> StoredRows:
     except FileNotFoundError:
         return _no_rows()
     except Exception as exc:  # damage: as if there were none; the next build writes it anew
-        log.warning("%s: merge input store damaged (%s), rebuilding it", path, type(exc).__name__)
+        report_damage(state_dir, exc)
         return _no_rows()
+
+
+def report_damage(state_dir: Path, error: Exception) -> None:
+    """Say that the store in `state_dir` could not be used (`error` found it
+    so) and is written anew."""
+    path = state_dir / STORE_NAME
+    log.warning("%s: merge input store damaged (%s), rebuilding it", path, type(error).__name__)
 
 
 def _no_rows() -> StoredRows:
