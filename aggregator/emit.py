@@ -12,13 +12,24 @@ builds the document: the `xml-stylesheet` instruction, the RSS `rel=hub` link
 (feedgen drops it) and the `rel`/`type` of Atom entry links (feedgen 1.0 drops
 them, lkiesow/python-feedgen#135).
 
-A feed's Atom and RSS come from one generator, filled once (see `_Feed`).
+A feed is rendered in two parts, so that a build renders each story's entry once
+and may keep it for the next build (see `rendering`): the entries
+(`atom_entries`, `rss_entries`), each the bytes feedgen writes for it in a
+document, and the document around them (`atom_document`, `rss_document`):
+feedgen's document of the feed without entries, with the entries put where
+feedgen puts them. feedgen builds every entry from the entry alone, appends the
+entries after everything else in the feed (or channel) and pretty-prints each
+element by its depth, so the joined parts are byte for byte the document feedgen
+writes of the whole feed (tests/test_emit.py holds them to it). A feed's Atom and
+RSS entries come from one generator, filled once (see `_Feed`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -26,27 +37,80 @@ from lxml import etree
 
 from aggregator import __version__
 from aggregator.feedspec import Entries, Entry, FeedSpec, story_tags
-from aggregator.model import Story
+from aggregator.model import Ranked, Story
 
 GENERATOR = "news-aggregator"
 GENERATOR_URI = "https://example.invalid/news-aggregator"
 
 _ATOM_LINK = "{http://www.w3.org/2005/Atom}link"
 _EXTENSION = "publishing"
+# Where entries are, in feedgen's pretty-printed documents: each starts a line
+# with its opening tag, indented by its depth; the last is followed by the end
+# of the document. Text is escaped and the only CDATA (RSS content) holds
+# `feedspec.entry_html`, so no line inside an entry starts like one.
+_ATOM_ENTRY, _ATOM_END = b"  <entry>", b"</feed>\n"
+_RSS_ITEM, _RSS_END = b"    <item>", b"  </channel>\n</rss>\n"
 
 
 def render_atom(spec: FeedSpec[Story], entries: Entries | None = None) -> bytes:
-    """The feed as Atom (RFC 4287); `entries` may hold its stories' entries already,
-    and the feed's generator when its RSS was rendered just before."""
-    entries = Entries() if entries is None else entries
-    return entries.shared(spec, _Feed).atom()
+    """The feed as Atom (RFC 4287), whole; `entries` may hold its stories' entries
+    already."""
+    return atom_document(spec, atom_entries(spec, Entries() if entries is None else entries))
 
 
 def render_rss(spec: FeedSpec[Story], entries: Entries | None = None) -> bytes:
-    """The feed as RSS 2.0, following the RSS Board's best practices; `entries` as
-    for `render_atom`."""
-    entries = Entries() if entries is None else entries
-    return entries.shared(spec, _Feed).rss()
+    """The feed as RSS 2.0, following the RSS Board's best practices, whole;
+    `entries` as for `render_atom`."""
+    return rss_document(spec, rss_entries(spec, Entries() if entries is None else entries))
+
+
+def atom_entries(spec: FeedSpec[Story], entries: Entries) -> list[bytes]:
+    """The Atom entry of each of the spec's stories, as `atom_document` takes them;
+    `entries` may hold the generator of the spec's RSS entries, made just before."""
+    return _cut(entries.shared(spec, _Feed).atom(), _ATOM_ENTRY, _ATOM_END, len(spec.stories))
+
+
+def rss_entries(spec: FeedSpec[Story], entries: Entries) -> list[bytes]:
+    """The RSS item of each of the spec's stories, as `rss_document` takes them;
+    `entries` as for `atom_entries`."""
+    return _cut(entries.shared(spec, _Feed).rss(), _RSS_ITEM, _RSS_END, len(spec.stories))
+
+
+def atom_document(spec: FeedSpec[Ranked], entries: Sequence[bytes]) -> bytes:
+    """The spec's Atom feed holding `entries`, the `atom_entries` of its stories."""
+    return _insert(_outline(spec).atom(), _ATOM_END, entries)
+
+
+def rss_document(spec: FeedSpec[Ranked], entries: Sequence[bytes]) -> bytes:
+    """The spec's RSS feed holding `entries`, the `rss_entries` of its stories."""
+    return _insert(_outline(spec).rss(), _RSS_END, entries)
+
+
+def _outline(spec: FeedSpec[Ranked]) -> _Feed:
+    """The feed's generator without entries, its time the one its entries give."""
+    bare = dataclasses.replace(spec, stories=(), updated_if_empty=spec.updated)
+    return _Feed(cast("FeedSpec[Story]", bare), Entries())
+
+
+def _cut(document: bytes, opening: bytes, end: bytes, count: int) -> list[bytes]:
+    """The `count` entries of a `document` that ends with them and then `end`:
+    each from the line that starts with `opening` to the end of its last line."""
+    if count == 0:
+        return []
+    start = document.find(b"\n" + opening) + 1
+    if start == 0 or not document.endswith(end):
+        raise ValueError("feedgen's document is not laid out as expected")
+    pieces = document[start : len(document) - len(end) - 1].split(b"\n" + opening)
+    if len(pieces) != count:
+        raise ValueError(f"{len(pieces)} entries found in feedgen's document, not {count}")
+    return [pieces[0] + b"\n", *(opening + piece + b"\n" for piece in pieces[1:])]
+
+
+def _insert(outline: bytes, end: bytes, entries: Sequence[bytes]) -> bytes:
+    """The document `outline` (which has no entries) with `entries` before its `end`."""
+    if not outline.endswith(end):
+        raise ValueError("feedgen's document is not laid out as expected")
+    return b"".join((outline[: len(outline) - len(end)], *entries, end))
 
 
 class _Feed:

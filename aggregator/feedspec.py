@@ -71,6 +71,20 @@ def _published(story: Ranked) -> datetime:
     return story.published
 
 
+@dataclass(frozen=True)
+class Format:
+    """A feed format, rendered in two parts (so that a build renders a story's entry
+    once, and may keep it; see `rendering`): `entries` gives the entry of each
+    story of a spec, `document` the feed of a spec around the entries of its
+    stories, in order. A story's entry depends on the story and the spec's
+    `topic_names` alone, not on the feed it is in; the document does not depend on
+    how its stories are held (`Story` or `StoryRef`)."""
+
+    suffix: str
+    entries: Callable[[FeedSpec[Story], Entries], list[bytes]]
+    document: Callable[[FeedSpec[Ranked], Sequence[bytes]], bytes]
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """What every format shows of a story that is derived from the story alone.

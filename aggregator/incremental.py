@@ -18,6 +18,11 @@ Both decisions compare against the record of the last successful build
   code and libraries) and its size and mtime as written. A file whose digest is
   the same and which is still as written is not rendered again (`write_changed`).
 
+A feed that is rendered again takes the entries of the stories it showed before
+from `entrystore`, under each story's key: a digest of what its entries show
+(its copies by their digests, its topics' names, its times) and of the
+renderer's code and libraries, made in the same way as the files' digests.
+
 A missing or unreadable record only means more work. Fetching (config `fetch`)
 makes a build depend on the network, so with it on no build is ever skipped.
 """
@@ -28,7 +33,7 @@ import dataclasses
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,14 +41,15 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator import fastyaml
 from aggregator.config import Config
+from aggregator.entrystore import EntryStore, StoryEntries
 from aggregator.files import FoundFiles, settled_before
 from aggregator.model import BuildReport, FeedResult, Ranked, Rejection, Story
 from aggregator.output import publish
 from aggregator.state import code_digest
 
 if TYPE_CHECKING:  # rendering (and, through it, parsing) is imported only to render
-    from aggregator.feedspec import FeedSpec
-    from aggregator.rendering import Renderer
+    from aggregator.feedspec import FeedSpec, Format
+    from aggregator.rendering import FeedFile
 
 _FORMAT = "aggregator-incremental 1"
 
@@ -127,10 +133,6 @@ def build_record(
     }
 
 
-#: A feed file to render: its format's renderer and its feed (see `rendering`).
-ToRender = tuple["Renderer", "FeedSpec[Ranked]"]
-
-
 @dataclass(frozen=True)
 class PlannedFile:
     """An output file as planned: its bytes, when known, or how to render them.
@@ -141,25 +143,29 @@ class PlannedFile:
     path: str  # relative to the output directory
     entries: int
     digest: str
-    source: bytes | ToRender
+    source: bytes | FeedFile
 
 
 def plan_feed_files(
     feeds: Sequence[tuple[str, FeedSpec[Ranked]]],
-    formats: Sequence[tuple[str, Renderer]],
+    formats: Sequence[Format],
     copy_digests: Callable[[Ranked], Sequence[str]],
 ) -> list[PlannedFile]:
     """Every feed in every format, each with its digest. `copy_digests` gives
     the digests of a story's copies, lead first (see `compact.digest`)."""
+    from aggregator.rendering import FeedFile  # see TYPE_CHECKING above
+
     digests = _FeedDigests(copy_digests)
     planned = []
     for stem, spec in feeds:
         content = digests.spec(spec)
-        for suffix, render in formats:
-            path = f"{stem}.{suffix}"
+        keys = tuple(digests.entry_key(story, spec.topic_names) for story in spec.stories)
+        for form in formats:
+            path = f"{stem}.{form.suffix}"
             digest = hashlib.blake2b(digest_size=16)
             digest.update(f"{_environment()}\n{path}\n{content}".encode())
-            planned.append(PlannedFile(path, len(spec.stories), digest.hexdigest(), (render, spec)))
+            source = FeedFile(form, spec, keys)
+            planned.append(PlannedFile(path, len(spec.stories), digest.hexdigest(), source))
     return planned
 
 
@@ -173,25 +179,36 @@ def write_changed(
     files: Sequence[PlannedFile],
     output: Path,
     previous: Mapping[str, Any],
+    formats: Sequence[Format],
     *,
     jobs: int = 1,
     story: Callable[[Ranked], Story] | None = None,
     before_writing: Callable[[], None] | None = None,
+    state_dir: Path | None = None,
 ) -> tuple[list[FeedResult], FileRecords]:
     """Render (over up to `jobs` processes, 0: all cores) and publish the files whose
     digest changed or which are no longer as the last build wrote them; `previous`
-    is that build's file records. `story` gives a story of the feeds as a `Story`
-    (see `rendering.render_all`). `before_writing`, if given, is called once
-    everything is rendered, before any file is written.
+    is that build's file records, `formats` those of the feed files (see
+    `rendering.render_all`, also for `story`, which gives a story of the feeds as
+    a `Story`). `before_writing`, if given, is called once everything is
+    rendered, before any file is written. With a `state_dir`, rendered entries
+    are kept there for the next build, and taken from there (see `entrystore`;
+    call under the build lock).
 
     Returns a result per file, in order (`changed` when its bytes were written),
     and the file records for the next build. Raises `EmitError` as `publish` does.
     """
     stale = [f for f in files if not _as_written(previous.get(f.path), f.digest, output / f.path)]
-    contents = _contents(stale, jobs, story)
+    feeds = [f.source for f in stale if not isinstance(f.source, bytes)]
+    store = _entry_store(state_dir, formats) if feeds else None
+    rendered, fresh = _render(feeds, formats, jobs, story, store)
+    contents = [f.source if isinstance(f.source, bytes) else next(rendered) for f in stale]
     if before_writing is not None:
         before_writing()
     written = publish({output / f.path: data for f, data in zip(stale, contents, strict=True)})
+    if store is not None:  # unless no feed changed: then neither did the stories they show
+        shown = {key for f in files if not isinstance(f.source, bytes) for key in f.source.keys}
+        store.keep(shown, fresh)
     records: FileRecords = {}
     for planned in files:
         stamp = _stamp(output / planned.path)
@@ -201,15 +218,28 @@ def write_changed(
     return results, records
 
 
-def _contents(
-    files: Sequence[PlannedFile], jobs: int, story: Callable[[Ranked], Story] | None
-) -> list[bytes]:
-    """Each file's bytes, in order: the feeds among them rendered in one pass."""
+def _entry_store(state_dir: Path | None, formats: Sequence[Format]) -> EntryStore | None:
+    if state_dir is None:
+        return None
+    return EntryStore(state_dir, _environment(), formats=len(formats))
+
+
+def _render(
+    feeds: Sequence[FeedFile],
+    formats: Sequence[Format],
+    jobs: int,
+    story: Callable[[Ranked], Story] | None,
+    store: EntryStore | None,
+) -> tuple[Iterator[bytes], dict[bytes, StoryEntries]]:
+    """The bytes of each feed file, in order, rendered in one pass with the entries
+    `store` keeps; and the entries rendered anew."""
+    if not feeds:
+        return iter(()), {}
     from aggregator.rendering import render_all  # here: a build with nothing to do renders nothing
 
-    renderings = [f.source for f in files if not isinstance(f.source, bytes)]
-    rendered = iter(render_all(renderings, jobs=jobs, story=story))
-    return [f.source if isinstance(f.source, bytes) else next(rendered) for f in files]
+    known = store.entries({key for feed in feeds for key in feed.keys}) if store else {}
+    rendered, fresh = render_all(feeds, formats, jobs=jobs, story=story, known=known)
+    return iter(rendered), fresh
 
 
 def _as_written(record: Any, digest: str, path: Path) -> bool:
@@ -254,6 +284,7 @@ class _FeedDigests:
         self._copy_digests = copy_digests
         self._stories: dict[str, str] = {}
         self._mappings: dict[int, str] = {}
+        self._entry_keys: dict[tuple[str, str], bytes] = {}
         self._keep: list[object] = []  # keeps memoised objects (and so their ids) alive
 
     def story(self, story: Ranked) -> str:
@@ -266,6 +297,17 @@ class _FeedDigests:
             token = repr([story.id, list(self._copy_digests(story)), *fields])
             self._stories[story.id] = token
         return token
+
+    def entry_key(self, story: Ranked, topic_names: Mapping[str, str]) -> bytes:
+        """The key of the story's entries in a feed with `topic_names` (see the
+        module docstring); made once per story and names."""
+        memo = (story.id, self._mapping(topic_names))
+        key = self._entry_keys.get(memo)
+        if key is None:
+            tags = [topic_names.get(name, name) for name in story.topics]
+            token = f"{self.story(story)}\n{tags!r}".encode()
+            key = self._entry_keys[memo] = hashlib.blake2b(token, digest_size=16).digest()
+        return key
 
     def spec(self, spec: FeedSpec[Ranked]) -> str:
         parts = []

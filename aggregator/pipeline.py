@@ -27,9 +27,9 @@ from aggregator.build import BuildOptions
 from aggregator.collection import FUTURE_TOLERANCE, Collection
 from aggregator.compact import DRAFT, TOPICS, merge_input
 from aggregator.config import Config
-from aggregator.emit import render_atom, render_rss
+from aggregator.emit import atom_document, atom_entries, rss_document, rss_entries
 from aggregator.errors import RefusedError
-from aggregator.feedspec import EPOCH, FeedSpec
+from aggregator.feedspec import EPOCH, FeedSpec, Format
 from aggregator.files import FoundFiles
 from aggregator.freshness import freshen, page_record
 from aggregator.grouping import collect_and_group
@@ -40,14 +40,13 @@ from aggregator.incremental import (
     prepared_file,
     write_changed,
 )
-from aggregator.jsonfeed import render_json
+from aggregator.jsonfeed import json_document, json_entries
 from aggregator.merge import Grouping, alone, copy_score, group_articles, story_id_map, story_refs
 from aggregator.model import Article, BuildReport, FetchSummary, Ranked, Story, StoryRef
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import Place, rank_stories, reference_time, scored_place
-from aggregator.rendering import Renderer
 from aggregator.state import LAST_BUILD, save_story_ids, story_ids_record, write_record
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
@@ -61,10 +60,10 @@ _S = TypeVar("_S", bound=Ranked, covariant=True)
 FETCH_CACHE = "fetch-cache.sqlite"
 
 #: Formats written for every feed: file suffix and renderer.
-FORMATS: tuple[tuple[str, Renderer], ...] = (
-    ("atom", render_atom),
-    ("rss", render_rss),
-    ("json", render_json),
+FORMATS = (
+    Format("atom", atom_entries, atom_document),
+    Format("rss", rss_entries, rss_document),
+    Format("json", json_entries, json_document),
 )
 #: The stylesheet every Atom and RSS feed names, at the top of the output.
 STYLESHEET = "feed.xsl"
@@ -317,8 +316,8 @@ def prune_feeds(stems: Iterable[str], output: Path) -> list[str]:
     """Delete every format of the feeds `stems`; the paths removed, relative to `output`."""
     removed = []
     for stem in stems:
-        for suffix, _ in FORMATS:
-            relative = f"{stem}.{suffix}"
+        for form in FORMATS:
+            relative = f"{stem}.{form.suffix}"
             if remove_if_present(output / relative):
                 removed.append(relative)
     return removed
@@ -417,9 +416,11 @@ def write_feeds(
             planned,
             config.output,
             written if isinstance(written, dict) else {},
+            FORMATS,
             jobs=config.jobs,
             story=publication.story,
             before_writing=save_ids,
+            state_dir=config.state_dir,
         )
     report.feeds = [r for r in results if r.path not in INDEX_FILES]
     if config.publish.prune_orphans:

@@ -60,12 +60,24 @@ STAGES = (
     ("aggregator.pipeline", "select"),
     ("aggregator.pipeline", "output_plan"),
     ("aggregator.pipeline", "write_changed"),
-    ("aggregator.incremental", "_contents"),
+    ("aggregator.incremental", "_render"),
+    ("aggregator.entrystore", "EntryStore.__init__"),
+    ("aggregator.entrystore", "EntryStore.entries"),
+    ("aggregator.entrystore", "EntryStore.keep"),
+    ("aggregator.rendering", "_entries_of"),
     ("aggregator.incremental", "publish"),
     ("aggregator.forking", "Pending.result"),
 )
 #: How a stage is shown when its function's name says little.
-LABELS = {"Pending.result": "wait", "_contents": "render", "publish": "write"}
+LABELS = {
+    "Pending.result": "wait",
+    "_render": "render",
+    "_entries_of": "render entries",
+    "EntryStore.__init__": "entry store index",
+    "EntryStore.entries": "entry store read",
+    "EntryStore.keep": "entry store write",
+    "publish": "write",
+}
 
 
 class Notes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,8 +11,18 @@ import feedparser
 import pytest
 from lxml import etree
 
-from aggregator.emit import render_atom, render_rss
-from aggregator.feedspec import Entries
+from aggregator import emit
+from aggregator.emit import (
+    atom_document,
+    atom_entries,
+    render_atom,
+    render_rss,
+    rss_document,
+    rss_entries,
+)
+from aggregator.feedspec import Entries, FeedSpec
+from aggregator.jsonfeed import json_document, json_entries, render_json
+from aggregator.model import Image
 from tests.conftest import WriteArticle
 from tests.feedcheck import ATOM, check_atom, check_json_feed, check_rss
 from tests.publishing import (
@@ -25,6 +37,7 @@ from tests.publishing import (
 )
 
 ENTRIES = "//*[local-name()='entry' or local-name()='item']"
+JSON_LAYOUT: dict[str, object] = {"ensure_ascii": False, "separators": (",", ":")}
 
 
 def check_output(output: Path, base: str = BASE) -> None:
@@ -126,6 +139,51 @@ def test_atom_and_rss_of_one_generator_in_any_order_are_the_bytes_of_each_alone(
     entries = Entries()  # one generator for the feed, whichever format asks first
     for render in (render_rss, render_atom, render_atom, render_rss, render_atom):
         assert render(feed, entries) == alone[render]
+
+
+def whole_feeds() -> list[FeedSpec]:
+    """Feeds of every shape the layout of feedgen's documents depends on."""
+    hub = "https://hub.example/websub"
+    hostile = spec().stories[0]
+    lead = dataclasses.replace(
+        hostile.lead,
+        title="<entry> & </item>\n    <item>",
+        excerpt="]]> <![CDATA[ \n  <entry>\n</feed>",
+        images=(Image("https://img.example/a.jpg", 10, 20, "<img>"),),
+    )
+    strange = dataclasses.replace(hostile, lead=lead)
+    return [
+        spec(),
+        spec(hub_url=hub, stylesheet_url="/feed.xsl"),
+        spec(stories=(strange, *spec().stories[1:]), hub_url=hub),
+        spec(stories=spec().stories[:1]),
+        spec(stories=(), updated_if_empty=datetime(2026, 5, 4, tzinfo=UTC)),
+    ]
+
+
+@pytest.mark.parametrize("feed", whole_feeds())
+def test_a_feed_of_its_entries_is_the_document_feedgen_writes_of_it_whole(
+    feed: FeedSpec,
+) -> None:
+    whole = emit._Feed(feed, Entries())  # every entry added to one generator, as feedgen is used
+    assert render_atom(feed) == whole.atom()
+    assert render_rss(feed) == whole.rss()
+    document = render_json(feed)
+    assert document == json.dumps(json.loads(document), **JSON_LAYOUT).encode() + b"\n"
+    assert [item["id"] for item in json.loads(document)["items"]] == [s.id for s in feed.stories]
+
+
+def test_a_story_has_the_same_entry_in_a_feed_of_other_stories() -> None:
+    mixed = whole_feeds()[2]
+    for entries, document in (
+        (atom_entries, atom_document),
+        (rss_entries, rss_document),
+        (json_entries, json_document),
+    ):
+        together = entries(mixed, Entries())
+        apart = [entries(spec(stories=(story,)), Entries())[0] for story in mixed.stories]
+        assert together == apart
+        assert document(mixed, apart) == document(mixed, together)
 
 
 def test_empty_feed_is_valid_and_keeps_its_updated_time() -> None:

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,10 +16,9 @@ import pytest
 from aggregator import grouping, pipeline, titlepairs
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, SiteConfig
-from aggregator.feedspec import Entries, FeedSpec
+from aggregator.feedspec import FeedSpec, Format
 from aggregator.incremental import reusable_report
 from aggregator.model import BuildReport
-from aggregator.rendering import Renderer
 from aggregator.state import LAST_BUILD, STORY_IDS_FILE, TITLE_PAIRS_FILE
 from tests.conftest import NOW, WriteArticle
 
@@ -44,14 +43,14 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The feed files rendered (as 'title.suffix'), build after build."""
     seen: list[str] = []
 
-    def counting(suffix: str, render: Renderer) -> tuple[str, Renderer]:
-        def wrapper(spec: FeedSpec, entries: Entries) -> bytes:
-            seen.append(f"{spec.url_stem.rsplit('/', 1)[-1]}.{suffix}")
-            return render(spec, entries)
+    def counting(form: Format) -> Format:
+        def document(spec: FeedSpec, entries: Sequence[bytes]) -> bytes:
+            seen.append(f"{spec.url_stem.rsplit('/', 1)[-1]}.{form.suffix}")
+            return form.document(spec, entries)
 
-        return suffix, wrapper
+        return dataclasses.replace(form, document=document)
 
-    monkeypatch.setattr(pipeline, "FORMATS", tuple(counting(s, r) for s, r in pipeline.FORMATS))
+    monkeypatch.setattr(pipeline, "FORMATS", tuple(map(counting, pipeline.FORMATS)))
     return seen
 
 
