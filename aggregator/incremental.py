@@ -158,8 +158,8 @@ def plan_feed_files(
     digests = _FeedDigests(copy_digests)
     planned = []
     for stem, spec in feeds:
-        content = digests.spec(spec)
         keys = tuple(digests.entry_key(story, spec.topic_names) for story in spec.stories)
+        content = digests.spec(spec, keys)
         for form in formats:
             path = f"{stem}.{form.suffix}"
             digest = hashlib.blake2b(digest_size=16)
@@ -282,44 +282,46 @@ class _FeedDigests:
 
     def __init__(self, copy_digests: Callable[[Ranked], Sequence[str]]) -> None:
         self._copy_digests = copy_digests
-        self._stories: dict[str, str] = {}
         self._mappings: dict[int, str] = {}
         self._entry_keys: dict[tuple[str, str], bytes] = {}
         self._keep: list[object] = []  # keeps memoised objects (and so their ids) alive
 
-    def story(self, story: Ranked) -> str:
-        """What the story's entries show, its copies by their digests. A story
-        is in several feeds: its token is made once (stories have distinct ids)."""
-        token = self._stories.get(story.id)
-        if token is None:
-            # Not heat or quality: they only order the stories, and the order is here.
-            fields = (story.topics, story.published, story.updated)
-            token = repr([story.id, list(self._copy_digests(story)), *fields])
-            self._stories[story.id] = token
-        return token
-
     def entry_key(self, story: Ranked, topic_names: Mapping[str, str]) -> bytes:
         """The key of the story's entries in a feed with `topic_names` (see the
-        module docstring); made once per story and names."""
+        module docstring): what they show, its copies by their digests. A story
+        is in several feeds: its key is made once per topic names (stories have
+        distinct ids)."""
         memo = (story.id, self._mapping(topic_names))
         key = self._entry_keys.get(memo)
         if key is None:
+            # Not heat or quality: they only order the stories, and the order is
+            # in the feed's digest.
             tags = [topic_names.get(name, name) for name in story.topics]
-            token = f"{self.story(story)}\n{tags!r}".encode()
-            key = self._entry_keys[memo] = hashlib.blake2b(token, digest_size=16).digest()
+            token = "\n".join(
+                (
+                    story.id,
+                    " ".join(self._copy_digests(story)),
+                    repr((story.topics, tags)),
+                    story.published.isoformat(),
+                    story.updated.isoformat(),
+                )
+            )
+            key = self._entry_keys[memo] = hashlib.blake2b(token.encode(), digest_size=16).digest()
         return key
 
-    def spec(self, spec: FeedSpec[Ranked]) -> str:
-        parts = []
+    def spec(self, spec: FeedSpec[Ranked], keys: Sequence[bytes]) -> str:
+        """The digest of a feed whose stories have the entry keys `keys`."""
+        digest = hashlib.blake2b(digest_size=16)
         for item in dataclasses.fields(spec):
             value = getattr(spec, item.name)
             if item.name == "stories":
-                parts.append(repr([self.story(story) for story in value]))
+                digest.update(b"".join(keys))
             elif isinstance(value, Mapping):
-                parts.append(self._mapping(value))
+                digest.update(self._mapping(value).encode())
             else:
-                parts.append(repr(value))
-        return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+                digest.update(repr(value).encode())
+            digest.update(b"\n")
+        return digest.hexdigest()
 
     def _mapping(self, mapping: Mapping[Any, Any]) -> str:
         token = self._mappings.get(id(mapping))
