@@ -10,12 +10,13 @@ length in each format, a checksum); and that data file, `entry-store.N.data`,
 the entries one after the other. A build appends the entries it rendered to the
 data file and then replaces the index (atomically, by renaming); when the
 entries no feed shows any more take more room than those it does, it writes
-them anew to the next data file, and then the index that names it. So an index
+those it shows to the next data file, then the index that names it, and
+removes the old data file. So an index
 only ever names entries that were written before it; a data file cut short or
 changed shows as a length or checksum that does not match, and those entries
 are rendered again. A missing, damaged or differently keyed store is an empty
-one: the build is slower, never different. Unpickling admits no class, so a
-planted index cannot run code.
+one: the build is slower, never different. Unpickling admits no class but
+datetime's (`compact.PlainUnpickler`), so a planted index cannot run code.
 """
 
 from __future__ import annotations
@@ -130,6 +131,9 @@ class EntryStore:
                     return "", 0, {}
                 data, generation, places = PlainUnpickler(stream).load()
         except FileNotFoundError:
+            return "", 0, {}
+        except OSError as exc:
+            log.warning("%s: cannot read the entry store (%s)", path, exc.strerror or exc)
             return "", 0, {}
         except Exception as exc:  # damage: an empty store, written anew
             log.warning("%s: entry store damaged (%s), rebuilding it", path, type(exc).__name__)

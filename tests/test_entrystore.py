@@ -139,6 +139,17 @@ def test_damage_loses_entries_and_never_gives_wrong_ones(tmp_path: Path, damage:
     assert store_in(tmp_path).entries(keys(1, 2, 3)) == fresh
 
 
+def test_an_unreadable_index_is_an_empty_store_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / INDEX_NAME).mkdir()  # reading it fails with an OSError
+    with caplog.at_level(logging.WARNING):
+        assert store_in(tmp_path).entries(keys(1)) == {}
+    assert "cannot read the entry store" in caplog.text
+    store_in(tmp_path).keep(set(keys(1)), {keys(1)[0]: entries_of(1)})  # nor can it be replaced
+    assert "cannot store rendered entries" in caplog.text
+
+
 def configure(corpus: Path, work: Path, jobs: int = 1) -> Config:
     return dataclasses.replace(
         Config(), sources=(corpus,), output=work / "feeds", state_dir=work / "state", jobs=jobs
