@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 
@@ -126,14 +126,15 @@ class Story:
         return len({article.outlet for article in self.articles})
 
 
-@dataclass(frozen=True, slots=True)
-class StoryRef:
+class StoryRef(NamedTuple):
     """A `Story` whose copies are named by their positions among the articles
     merged rather than held: all that ranking and selection read, so that only
     the stories a build renders need their articles at hand (see `story`).
 
     `copies` holds the positions of the lead, then of the other copies, in rank
     order; `providers` is `Story.providers`; the other fields are the story's.
+    A named tuple, not a frozen dataclass: a build makes one per story (80,000
+    at 100,000 articles), and a tuple is made in a third of the time.
     """
 
     id: str
