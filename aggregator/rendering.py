@@ -50,6 +50,10 @@ class FeedFile:
     keys: tuple[bytes, ...]
 
 
+#: A story to render, and a feed it is in (which gives its topics' names).
+_Wanted = tuple[Ranked, FeedSpec[Ranked]]
+
+
 def render_all(
     files: Sequence[FeedFile],
     formats: Sequence[Format],
@@ -90,7 +94,7 @@ def _render_part(
     known: Mapping[bytes, StoryEntries],
 ) -> tuple[list[bytes], dict[bytes, StoryEntries]]:
     """`render_all` in this process."""
-    wanted: dict[bytes, tuple[Ranked, FeedSpec[Ranked]]] = {}
+    wanted: dict[bytes, _Wanted] = {}
     for file in files:
         for key, ranked in zip(file.keys, file.spec.stories, strict=True):
             if key not in known and key not in wanted:
@@ -103,10 +107,6 @@ def _render_part(
         at = formats.index(file.format)
         rendered.append(file.format.document(file.spec, [entries[key][at] for key in file.keys]))
     return rendered, fresh
-
-
-#: A story to render, and a feed it is in (which gives its topics' names).
-_Wanted = tuple[Ranked, FeedSpec[Ranked]]
 
 
 def _entries_of(

@@ -244,3 +244,14 @@ def test_the_rss_checker_catches_faults(old: bytes, new: bytes, problem: str) ->
     assert old in data
     problems = check_rss(data.replace(old, new, 1), f"{BASE}topics/energy.rss", f"{BASE}index.html")
     assert any(problem in p for p in problems), problems
+
+
+def test_entries_are_never_cut_from_a_document_of_another_layout() -> None:
+    two = render_atom(spec())
+    assert len(emit._cut(two, b"  <entry>", b"</feed>\n", 2)) == 2
+    with pytest.raises(ValueError, match="2 entries found"):
+        emit._cut(two, b"  <entry>", b"</feed>\n", 3)
+    with pytest.raises(ValueError, match="not laid out"):
+        emit._cut(two.replace(b"  <entry>", b"<entry>"), b"  <entry>", b"</feed>\n", 2)
+    with pytest.raises(ValueError, match="not laid out"):
+        emit._insert(two + b"<!-- after -->", b"</feed>\n", [])
