@@ -2,16 +2,19 @@
 read again.
 
 One file in the state directory, `parse-cache.pickle`: a first line with the
-format and the cache's key, then pickles: a snapshot (the number of its parts,
-then each part as two pickles: the files' `(path, size, mtime_ns)`, or None for a
-file not to be cached, and their `parallel.Parsed` results in the same order; a
-part parsed by a worker is stored as the pickle it sent, so a cold build does not
-pickle its results again, and no part holds more than `SNAPSHOT_PART` files, so
-writing one never needs a pickling memo of the whole cache), then any number of
-changes `({path: Entry}, (removed path, ...))` appended by later builds,
-so that a build which parsed a few files writes a few entries, not all. When the
-changes add up to a quarter of the snapshot, or the file is damaged, the next
-build writes a new snapshot (atomically, by renaming). An entry is the file's size
+format and the cache's key, then pickles, each in a frame with its length and
+checksum (see `frames`: a byte changed anywhere is found, not unpickled into
+another title): a snapshot (the number of its parts, then each part as two
+pickles: the files' `(path, size, mtime_ns)`, or None for a file not to be
+cached, and their `parallel.Parsed` results in the same order; a part parsed by
+a worker is stored as the frame it sent, so a cold build does not pickle its
+results again, and no part holds more than `SNAPSHOT_PART` files, so writing one
+never needs a pickling memo of the whole cache), then any number of changes
+`({path: Entry}, (removed path, ...))` appended by later builds, so that a build
+which parsed a few files writes a few entries, not all. When the changes add up
+to a quarter of the snapshot, or the file is damaged, the next build writes a
+new snapshot (atomically, by renaming); what was read whole before the damage
+is used. An entry is the file's size
 and modification time when it was read, a digest of the file, and the result: a
 packed article (see `compact`) or the reason it was rejected. Only results of
 reading a file's bytes are stored, never a failure to read it (which may go away
@@ -42,8 +45,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aggregator import __version__, fastyaml
-from aggregator.compact import LAYOUT, Payload, PlainUnpickler, is_packed
+from aggregator import __version__, fastyaml, frames
+from aggregator.compact import LAYOUT, Payload, is_packed
 from aggregator.files import SETTLE_NS, FileStamp, settled_before
 from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks
 from aggregator.sources import PARSER_VERSION
@@ -54,7 +57,7 @@ CACHE_NAME = "parse-cache.pickle"
 #: `changed_since_cache`): the time a build takes from deciding which files
 #: had settled to writing the cache.
 EARLY_MARGIN_NS = 1_000_000_000
-_FORMAT = "aggregator-parse-cache 3"
+_FORMAT = "aggregator-parse-cache 4"
 #: The most entries in one part of a snapshot.
 SNAPSHOT_PART = 5000
 _PARSING_MODULES = (
@@ -263,11 +266,11 @@ def load_cache(state_dir: Path, key: str) -> Stored:
         with path.open("rb") as stream:
             if stream.readline() != _header(key):
                 return Stored({}, 0, False)
-            parts = PlainUnpickler(stream).load()
+            parts = frames.load(stream)
             if not isinstance(parts, int):
                 return Stored({}, 0, False)
             for _ in range(parts):
-                index, parsed = PlainUnpickler(stream).load(), PlainUnpickler(stream).load()
+                index, parsed = frames.load(stream), frames.load(stream)
                 if not (isinstance(index, list) and isinstance(parsed, list)):
                     return Stored({}, 0, False)
                 for file, (cacheable, digest, payload) in zip(index, parsed, strict=True):
@@ -275,7 +278,7 @@ def load_cache(state_dir: Path, key: str) -> Stored:
                         name, size, mtime = file
                         entries[name] = (size, mtime, digest, payload)
             while stream.peek(1):
-                added, removed = PlainUnpickler(stream).load()
+                added, removed = frames.load(stream)
                 entries.update(added)
                 for name in removed:
                     entries.pop(name, None)
@@ -300,12 +303,13 @@ def save_cache(state_dir: Path, key: str, parts: Sequence[tuple[Index, Chunk]]) 
         handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{CACHE_NAME}.")
         with os.fdopen(handle, "wb") as stream:
             stream.write(_header(key))
-            pickle.dump(len(parts), stream, protocol=pickle.HIGHEST_PROTOCOL)
+            frames.write(stream, pickle.dumps(len(parts), protocol=pickle.HIGHEST_PROTOCOL))
             for index, chunk in parts:
-                pickle.dump(index, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                frames.write(stream, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
                 if chunk.pickled is None:
-                    pickle.dump(chunk.results, stream, protocol=pickle.HIGHEST_PROTOCOL)
-                else:
+                    results = pickle.dumps(chunk.results, protocol=pickle.HIGHEST_PROTOCOL)
+                    frames.write(stream, results)
+                else:  # framed by the worker
                     stream.write(chunk.pickled)
         os.replace(temporary, path)
     except OSError as exc:
@@ -318,7 +322,7 @@ def append_changes(state_dir: Path, added: Mapping[str, Entry], removed: Collect
     """Append changes to the cache `load_cache` found appendable; a failure is
     logged, not raised. Call only under the build lock (see `lock`)."""
     path = state_dir / CACHE_NAME
-    data = pickle.dumps((dict(added), tuple(removed)), protocol=pickle.HIGHEST_PROTOCOL)
+    data = frames.frame(pickle.dumps((dict(added), tuple(removed)), pickle.HIGHEST_PROTOCOL))
     try:
         with path.open("ab") as stream:
             stream.write(data)

@@ -12,8 +12,9 @@ a parse cache writes it as it parses, for its own copy to read at once.
 
 One file in the state directory, `merge-inputs.pickle`: a first line with the
 format and the parse cache's key (a row is made from a parse result, so it
-depends on all that one depends on), then pickles of columns, a part of the
-files each (`RowWriter`): the files' paths, sizes and modification times, and
+depends on all that one depends on), then pickles of columns, each in a frame
+with its length and checksum (see `frames`), a part of the files each
+(`RowWriter`): the files' paths, sizes and modification times, and
 what each gave grouping (`Row`). A row is used only for a file of that size
 and mtime, and a file that had not settled (see `files.settled_before`) is
 stored with no mtime, so its row is never used again, as the parse cache does
@@ -28,6 +29,7 @@ same.
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import logging
 import operator
@@ -39,8 +41,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from aggregator import frames
 from aggregator.cache import starts_with_line
-from aggregator.compact import DRAFT, PUBLISHED, TITLE, PlainUnpickler
+from aggregator.compact import DRAFT, PUBLISHED, TITLE
 from aggregator.files import FileStamp
 
 if TYPE_CHECKING:
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
     from aggregator.merge import MergeInput
 
 STORE_NAME = "merge-inputs.pickle"
-_FORMAT = "aggregator-merge-inputs 2"
+_FORMAT = "aggregator-merge-inputs 3"
 
 #: What grouping reads of one file: None for a file that was rejected, else
 #: (publication time in microseconds since the epoch, draft, the canonical
@@ -165,7 +168,7 @@ def load_rows(state_dir: Path, key: str) -> StoredRows:
             if stream.readline() != _header(key):
                 return _no_rows()
             while stream.peek(1):
-                part = PlainUnpickler(stream).load()
+                part = frames.load(stream)
                 if not (
                     isinstance(part, list | tuple)
                     and len(part) == len(columns)
@@ -235,10 +238,12 @@ class RowWriter:
             columns[0].append(name)
             for column, value in zip(columns[1:], entry, strict=True):
                 column.append(value)
-        pickler = pickle.Pickler(self._stream, pickle.HIGHEST_PROTOCOL)
+        pickled = io.BytesIO()
+        pickler = pickle.Pickler(pickled, pickle.HIGHEST_PROTOCOL)
         pickler.fast = True  # no memo: nothing is shared or cyclic, and it pickles twice as fast
+        pickler.dump(columns)
         try:
-            pickler.dump(columns)
+            frames.write(self._stream, pickled.getbuffer())
         except OSError as exc:
             self._failed(exc)
 

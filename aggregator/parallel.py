@@ -10,7 +10,8 @@ Elsewhere they are started with "spawn" (a fresh interpreter that imports this
 module), which costs as much as parsing a thousand files. Parsing is a function
 of each file alone, so what a worker inherits changes nothing. Workers receive
 paths and send back packed tuples (see `compact`), pickled by the worker, the
-cheapest form to send; the parse cache stores those pickles as they are.
+cheapest form to send, in a frame (see `frames`): the parse cache stores those
+frames as they are, so their checksums are made on all cores too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pickle
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from aggregator import forking
+from aggregator import forking, frames
 from aggregator.compact import Payload, derive, digest, pack
 from aggregator.errors import SourceError
 from aggregator.sources import parse_article, read_file
@@ -70,7 +71,8 @@ def start_method() -> str:
 @dataclass(frozen=True)
 class Chunk:
     """Files parsed together: their results in order and, when a worker parsed
-    them, the pickle it sent them in (which the parse cache stores as it is)."""
+    them, the framed pickle it sent them in (which the parse cache stores as it
+    is)."""
 
     results: list[Parsed]
     pickled: bytes | None = None
@@ -123,7 +125,7 @@ class Parsing:
                 yield Chunk([parse_one(path, size) for path in some])
         else:  # our own workers' pickles: trusted, unlike a cache file
             for sent in self._sent:
-                yield Chunk(pickle.loads(sent), sent)
+                yield Chunk(pickle.loads(frames.payload_of(sent)), sent)
 
     def __enter__(self) -> Parsing:
         return self
@@ -150,4 +152,5 @@ def parse_one(path: str, max_bytes: int) -> Parsed:
 
 def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> bytes:
     paths, max_bytes = chunk
-    return pickle.dumps([parse_one(path, max_bytes) for path in paths], pickle.HIGHEST_PROTOCOL)
+    results = [parse_one(path, max_bytes) for path in paths]
+    return frames.frame(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import pickle
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import cache, parallel, sources
+from aggregator import cache, frames, parallel, sources
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
 from aggregator.collection import assemble, collect, merge_inputs, read_articles
@@ -111,11 +112,26 @@ def test_a_damaged_cache_means_a_full_read(
     assert parsed_paths == []
 
 
+def test_a_changed_byte_in_the_cache_is_found_not_read_as_another_title(
+    config: Config, three: list[Path], parsed_paths: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    first = cached_collect(config)
+    path = config.state_dir / CACHE_NAME
+    data = path.read_bytes()
+    assert b"Beta story" in data
+    path.write_bytes(data.replace(b"Beta story", b"Beta stork"))  # still a valid pickle
+    parsed_paths.clear()
+    with caplog.at_level(logging.WARNING):
+        assert cached_collect(config) == first
+    assert "parse cache damaged (DamagedFrame)" in caplog.text
+    assert "b.txt" in names(parsed_paths)
+
+
 def test_a_cache_cannot_make_objects_or_run_code(config: Config, three: list[Path]) -> None:
     cached_collect(config)
     path = config.state_dir / CACHE_NAME
     header = path.read_bytes().split(b"\n", 1)[0] + b"\n"
-    path.write_bytes(header + pickle.dumps({"x": (1, 2, "d", Path("/"))}))
+    path.write_bytes(header + frames.frame(pickle.dumps({"x": (1, 2, "d", Path("/"))})))
     assert load_cache(config.state_dir, header[:-1].decode().split(" ", 2)[2]).entries == {}
 
 

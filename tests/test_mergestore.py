@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aggregator import frames
 from aggregator.cache import Result
 from aggregator.collection import FUTURE_TOLERANCE, merge_inputs
 from aggregator.mergestore import (
@@ -88,18 +89,21 @@ def test_rows_are_kept_and_read_back(
     assert load_rows(tmp_path / "elsewhere", "key 1") == {}
 
 
+def framed(value: object) -> bytes:
+    return frames.frame(pickle.dumps(value))
+
+
 @pytest.mark.parametrize(
     "damage",
     [
         lambda data: data[: len(data) // 2],
         lambda data: data.split(b"\n", 1)[0] + b"\n" + b"\x80garbage",
-        lambda data: data.split(b"\n", 1)[0] + b"\n" + pickle.dumps(([], [], [1], [])),
-        lambda data: data.split(b"\n", 1)[0] + b"\n" + pickle.dumps(({}, [], [], [])),
-        lambda data: (
-            data.split(b"\n", 1)[0] + b"\n" + pickle.dumps([[Path("x")], [1], [2], [None]])
-        ),
+        lambda data: data.split(b"\n", 1)[0] + b"\n" + framed(([], [], [1], [])),
+        lambda data: data.split(b"\n", 1)[0] + b"\n" + framed(({}, [], [], [])),
+        lambda data: data.split(b"\n", 1)[0] + b"\n" + framed([[Path("x")], [1], [2], [None]]),
+        lambda data: data.replace(b"https://b/", b"https://c/"),
     ],
-    ids=["truncated", "garbage", "uneven columns", "not lists", "a class"],
+    ids=["truncated", "garbage", "uneven columns", "not lists", "a class", "a byte changed"],
 )
 def test_a_damaged_store_is_an_empty_one(
     tmp_path: Path, damage: object, caplog: pytest.LogCaptureFixture
