@@ -143,7 +143,7 @@ def story_image(story: Story) -> Image | None:
     return next((img for article in story.articles for img in article.images), None)
 
 
-def story_tags(story: Story, topic_names: Mapping[str, str]) -> list[str]:
+def story_tags(story: Ranked, topic_names: Mapping[str, str]) -> list[str]:
     """The display names of the story's topics, in topic-key order."""
     return [topic_names.get(key, key) for key in story.topics]
 

@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator import fastyaml
 from aggregator.config import Config
-from aggregator.entrystore import EntryStore, StoryEntries
 from aggregator.files import FoundFiles, settled_before
 from aggregator.model import BuildReport, FeedResult, Ranked, Rejection, Story
 from aggregator.output import publish
 from aggregator.state import code_digest
 
 if TYPE_CHECKING:  # rendering (and, through it, parsing) is imported only to render
+    from aggregator.entrystore import EntryStore, StoryEntries
     from aggregator.feedspec import FeedSpec, Format
     from aggregator.rendering import FeedFile
 
@@ -153,9 +153,10 @@ def plan_feed_files(
 ) -> list[PlannedFile]:
     """Every feed in every format, each with its digest. `copy_digests` gives
     the digests of a story's copies, lead first (see `compact.digest`)."""
-    from aggregator.rendering import FeedFile  # see TYPE_CHECKING above
+    from aggregator.feedspec import story_tags  # see TYPE_CHECKING above
+    from aggregator.rendering import FeedFile
 
-    digests = _FeedDigests(copy_digests)
+    digests = _FeedDigests(copy_digests, story_tags)
     planned = []
     for stem, spec in feeds:
         keys = tuple(digests.entry_key(story, spec.topic_names) for story in spec.stories)
@@ -221,6 +222,8 @@ def write_changed(
 def _entry_store(state_dir: Path | None, formats: Sequence[Format]) -> EntryStore | None:
     if state_dir is None:
         return None
+    from aggregator.entrystore import EntryStore  # see TYPE_CHECKING above
+
     return EntryStore(state_dir, _environment(), formats=len(formats))
 
 
@@ -278,10 +281,16 @@ def _report_from_json(data: Mapping[str, Any]) -> BuildReport:
 
 
 class _FeedDigests:
-    """Digests of feed content, with each article stood in for by its digest."""
+    """Digests of feed content, with each article stood in for by its digest;
+    `tags` is `feedspec.story_tags`."""
 
-    def __init__(self, copy_digests: Callable[[Ranked], Sequence[str]]) -> None:
+    def __init__(
+        self,
+        copy_digests: Callable[[Ranked], Sequence[str]],
+        tags: Callable[[Ranked, Mapping[str, str]], list[str]],
+    ) -> None:
         self._copy_digests = copy_digests
+        self._tags = tags
         self._mappings: dict[int, str] = {}
         self._entry_keys: dict[tuple[str, str], bytes] = {}
         self._keep: list[object] = []  # keeps memoised objects (and so their ids) alive
@@ -296,7 +305,7 @@ class _FeedDigests:
         if key is None:
             # Not heat or quality: they only order the stories, and the order is
             # in the feed's digest.
-            tags = [topic_names.get(name, name) for name in story.topics]
+            tags = self._tags(story, topic_names)
             token = "\n".join(
                 (
                     story.id,
