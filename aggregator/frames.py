@@ -29,13 +29,17 @@ class DamagedFrame(ValueError):
 
 def frame(payload: bytes) -> bytes:
     """`payload` in a frame."""
-    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    return _header(payload) + payload
 
 
 def write(stream: IO[bytes], payload: bytes | memoryview) -> None:
     """Write `payload` to `stream` in a frame (without copying it)."""
-    stream.write(HEADER.pack(len(payload), zlib.crc32(payload)))
+    stream.write(_header(payload))
     stream.write(payload)
+
+
+def _header(payload: bytes | memoryview) -> bytes:
+    return HEADER.pack(len(payload), zlib.crc32(payload))
 
 
 def read(stream: IO[bytes]) -> bytes:
