@@ -21,6 +21,7 @@ import contextlib
 import gc
 import hashlib
 import itertools
+import operator
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence, Set
@@ -228,34 +229,46 @@ def group_articles(
 def _members(roots: Sequence[int]) -> list[Sequence[int]]:
     """The places of each story's copies, stories in the order of their first
     copies (their roots); most have one copy, which needs no list of its own."""
-    more: dict[int, list[int]] = {}
-    for index, root in enumerate(roots):
-        if root != index:
-            more.setdefault(root, [root]).append(index)
+    more = _several(roots)
     return [more.get(index, (index,)) for index, root in enumerate(roots) if root == index]
 
 
-#: What the story of one copy takes from it: `StoryRef`'s fields from `topics`
-#: to `quality` (see `alone`).
-Alone = tuple[tuple[str, ...], datetime, datetime, float, float]
+def _several(roots: Sequence[int]) -> dict[int, list[int]]:
+    """The places of the copies of each story of several, by its first copy's
+    place (its root); the first copy first, then the others in place order."""
+    more: dict[int, list[int]] = {}
+    for index in itertools.compress(range(len(roots)), map(operator.ne, roots, itertools.count())):
+        root = roots[index]
+        if root in more:
+            more[root].append(index)
+        else:
+            more[root] = [root, index]
+    return more
+
+
+#: The story of one copy, but for its id: the fields of `StoryRef` after `id`
+#: (see `alone`).
+Alone = tuple[tuple[int], tuple[str, ...], datetime, datetime, float, float, int]
 
 
 def alone(heads: Sequence[Head], positions: Sequence[int] | None = None) -> list[Alone]:
-    """For each article at `positions` (by default 0, 1, ...) in `heads`, what
-    the story would take from it if it were its only copy. Made before the
-    grouping is known (most stories have one copy), it leaves `story_refs`
+    """For each article at `positions` (by default 0, 1, ...) in `heads`, the
+    story it would make as its only copy, but for the story's id. Made before
+    the grouping is known (most stories have one copy), it leaves `story_refs`
     less to do once it is."""
     topics_of = _TopicKeys()
-    chosen = heads if positions is None else [heads[position] for position in positions]
+    where = range(len(heads)) if positions is None else positions
     return [
         (
+            (position,),
             topics_of[h[TOPICS]],
             h[PUBLISHED],
             newest_time(h[PUBLISHED], h[UPDATED]),
             h[HEAT],
             h[QUALITY],
+            1,
         )
-        for h in chosen
+        for position, h in zip(where, map(heads.__getitem__, where), strict=True)
     ]
 
 
@@ -277,7 +290,7 @@ def story_refs(
     with _cyclic_gc_paused():
         if singles is None:
             singles = alone(heads, positions)
-        return _story_refs(heads, grouping, weights, reference, positions, singles, scores)
+        return _story_refs(heads, grouping, weights, reference, singles, scores)
 
 
 def copy_score(
@@ -294,23 +307,87 @@ def _story_refs(
     grouping: Grouping,
     weights: RankConfig,
     reference: datetime,
-    positions: Sequence[int] | None,
     singles: Sequence[Alone],
     scores: Sequence[float] | None,
 ) -> list[StoryRef]:
     order = grouping.order
-    at = order if positions is None else [positions[i] for i in order]
-    topics_of = _TopicKeys()
+    if scores is None:
+        scores = [
+            copy_score(h, q, newest, reference, weights) for _, _, _, newest, h, q, _ in singles
+        ]
     refs = []
     for places, story_id_ in zip(_members(grouping.roots), grouping.ids, strict=True):
         if len(places) == 1:  # most stories: one copy, nothing to rank or combine
-            place = places[0]
-            refs.append(StoryRef(story_id_, (at[place],), *singles[order[place]], 1))
+            refs.append(StoryRef(story_id_, *singles[order[places[0]]]))
         else:
-            copies = [at[place] for place in places]
-            known = None if scores is None else [scores[order[place]] for place in places]
-            refs.append(_story_ref(story_id_, copies, heads, reference, weights, topics_of, known))
+            indices = [order[place] for place in places]
+            refs.append(_story_ref(story_id_, indices, heads, singles, scores))
     return refs
+
+
+def presort(singles: Sequence[Alone], order: Sequence[int]) -> list[Alone]:
+    """`singles` in `order` (indices of `singles`), for `story_refs_apart`."""
+    return list(map(singles.__getitem__, order))
+
+
+def story_refs_apart(
+    heads: Sequence[Head],
+    grouping: Grouping,
+    *,
+    singles: Sequence[Alone],
+    scores: Sequence[float],
+    alone_order: Sequence[int],
+    presorted: Sequence[Alone],
+) -> tuple[list[StoryRef], list[bool], list[StoryRef]]:
+    """`story_refs` (with `singles` and `scores`) apart: the stories of one copy
+    in an order given ahead, and the others in the grouping's order.
+
+    `alone_order` holds the indices of `singles` in the order wanted for their
+    stories were they all alone, e.g. by their place alone, and `presorted` is
+    `presort(singles, alone_order)`: both are made while the grouping is. The
+    result: the refs of the stories of one copy, in that order; for each index
+    of `alone_order`, whether its article is such a story (the others' are
+    passed over); and the refs of the other stories. Most stories have one
+    copy: their refs are made without visiting them one by one in Python.
+    """
+    with _cyclic_gc_paused():
+        return _apart(heads, grouping, singles, scores, alone_order, presorted)
+
+
+def _apart(
+    heads: Sequence[Head],
+    grouping: Grouping,
+    singles: Sequence[Alone],
+    scores: Sequence[float],
+    alone_order: Sequence[int],
+    presorted: Sequence[Alone],
+) -> tuple[list[StoryRef], list[bool], list[StoryRef]]:
+    order, roots, ids = grouping.order, grouping.roots, grouping.ids
+    more = _several(roots)
+    firsts = list(itertools.compress(range(len(roots)), map(operator.eq, roots, itertools.count())))
+    several = list(map(more.__contains__, firsts))
+    one = list(map(operator.not_, several))
+    id_of = dict(
+        zip(
+            map(order.__getitem__, itertools.compress(firsts, one)),
+            itertools.compress(ids, one),
+            strict=True,
+        )
+    )
+    alone_ids = list(map(id_of.get, alone_order))
+    kept = list(map(operator.is_not, alone_ids, itertools.repeat(None)))
+    # (id, *single) made and made a StoryRef without a call in Python per story.
+    fields = map(
+        operator.add, zip(itertools.compress(alone_ids, kept)), itertools.compress(presorted, kept)
+    )
+    alone_refs: list[StoryRef] = list(map(tuple.__new__, itertools.repeat(StoryRef), fields))
+    others = [
+        _story_ref(story, list(map(order.__getitem__, more[first])), heads, singles, scores)
+        for first, story in zip(
+            itertools.compress(firsts, several), itertools.compress(ids, several), strict=True
+        )
+    ]
+    return alone_refs, kept, others
 
 
 def _story_ids(
@@ -457,45 +534,41 @@ def _similar_pairs(
 
 def _story_ref(
     id: str,
-    positions: list[int],
+    indices: list[int],
     heads: Sequence[Head],
-    reference: datetime,
-    weights: RankConfig,
-    topics_of: _TopicKeys,
-    known: Sequence[float] | None = None,
+    singles: Sequence[Alone],
+    scores: Sequence[float],
 ) -> StoryRef:
-    """The story of the articles at `positions`, given in `Identity` order;
-    `known`, if given, holds their `copy_score`s."""
-    copies = [heads[position] for position in positions]
-    newest = [newest_time(h[PUBLISHED], h[UPDATED]) for h in copies]
-    scores = known or [
-        copy_score(h[HEAT], h[QUALITY], when, reference, weights)
-        for h, when in zip(copies, newest, strict=True)
-    ]
-    # The link only decides between equal scores: look at it only for those
-    # (usually there are none, and counting would cost more than the rest).
-    tied: set[float] = set()
-    if len(set(scores)) < len(scores):
-        tied = {score for score, count in Counter(scores).items() if count > 1}
-    # Last, the copies' order as given: their `Identity` order.
-    by_rank = sorted(
-        range(len(copies)),
-        key=lambda i: (
-            scores[i],
-            link_penalty(copies[i][URL]) if scores[i] in tied else (False, False),
-            copies[i][PUBLISHED],
-            i,
-        ),
-    )
-    outlets = {outlet_name(None if h[PROVIDER] is None else h[PROVIDER][0], h[URL]) for h in copies}
+    """The story of the articles whose `Alone` and `copy_score` are at
+    `indices` of `singles` and `scores`, given in `Identity` order."""
+    copies = [singles[index] for index in indices]
+    ranks = [scores[index] for index in indices]
+    positions, topics, published, newest, heat, quality, _ = zip(*copies, strict=True)
+    leads = [heads[position] for (position,) in positions]
+    if len(set(ranks)) == len(ranks):  # usually: the scores alone order the copies
+        by_rank = sorted(range(len(copies)), key=ranks.__getitem__)
+    else:
+        # The link only decides between equal scores: look at it only for those.
+        # Last, the copies' order as given: their `Identity` order.
+        tied = {score for score, count in Counter(ranks).items() if count > 1}
+        by_rank = sorted(
+            range(len(copies)),
+            key=lambda i: (
+                ranks[i],
+                link_penalty(leads[i][URL]) if ranks[i] in tied else (False, False),
+                published[i],
+                i,
+            ),
+        )
+    outlets = {outlet_name(None if h[PROVIDER] is None else h[PROVIDER][0], h[URL]) for h in leads}
     return StoryRef(
         id=id,
-        copies=tuple(positions[i] for i in by_rank),
-        topics=tuple(sorted({key for h in copies for key in topics_of[h[TOPICS]]})),
-        published=min(h[PUBLISHED] for h in copies),
+        copies=tuple(positions[i][0] for i in by_rank),
+        topics=tuple(sorted({key for keys in topics for key in keys})),
+        published=min(published),
         updated=max(newest),
-        heat=max(h[HEAT] for h in copies),
-        quality=max(h[QUALITY] for h in copies),
+        heat=max(heat),
+        quality=max(quality),
         providers=len(outlets),
     )
 

@@ -12,6 +12,7 @@ build and to refuse far-future dates.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,12 +42,20 @@ from aggregator.incremental import (
     write_changed,
 )
 from aggregator.jsonfeed import json_document, json_entries
-from aggregator.merge import Grouping, alone, copy_score, group_articles, story_id_map, story_refs
+from aggregator.merge import (
+    Grouping,
+    alone,
+    copy_score,
+    group_articles,
+    presort,
+    story_id_map,
+    story_refs_apart,
+)
 from aggregator.model import Article, BuildReport, FetchSummary, Ranked, Story, StoryRef
 from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
-from aggregator.rank import Place, rank_stories, reference_time, scored_place
+from aggregator.rank import rank_presorted, rank_stories, reference_time, scored_place
 from aggregator.state import LAST_BUILD, save_story_ids, story_ids_record, write_record
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
@@ -160,20 +169,22 @@ def rank_all(
     drafts = sum(1 for head in heads if head[DRAFT])
     included = [i for i, head in enumerate(heads) if config.drafts or not head[DRAFT]]
     singles = alone(heads, included)
-    reference = reference_time((single[2] for single in singles), now)
+    newest = [when for _, _, _, when, _, _, _ in singles]
+    reference = reference_time(newest, now)
     names = display_names(name for i in included for name in heads[i][TOPICS])
     stories: list[StoryRef] = []
     if reference is not None:
-        # Most stories have one copy: place them while the grouping is made,
+        # Most stories have one copy: order them while the grouping is made,
         # and score every copy for choosing the lead of a story of several.
         weights = config.rank
         scores = [
-            copy_score(heat, quality, newest, reference, weights)
-            for _, _, newest, heat, quality in singles
+            copy_score(heat, quality, when, reference, weights)
+            for _, _, _, when, heat, quality, _ in singles
         ]
-        alone_at: list[Place | None] = [None] * len(heads)
-        for position, score, single in zip(included, scores, singles, strict=True):
-            alone_at[position] = scored_place(score, single[2])
+        places = list(map(scored_place, scores, newest))
+        alone_order = sorted(range(len(places)), key=places.__getitem__)
+        presorted = presort(singles, alone_order)
+        presorted_places = list(map(places.__getitem__, alone_order))
         if grouping is None:
             sources, payloads = collection.sources, collection.payloads
             inputs = [merge_input(sources[i], *payloads[i]) for i in included]
@@ -182,15 +193,16 @@ def rank_all(
             grouped = grouping()
             if len(grouped.order) != len(included):
                 raise ValueError("the grouping is of other articles")
-        merged = story_refs(
-            heads, grouped, weights, reference, positions=included, singles=singles, scores=scores
+        alone_refs, kept, others = story_refs_apart(
+            heads,
+            grouped,
+            singles=singles,
+            scores=scores,
+            alone_order=alone_order,
+            presorted=presorted,
         )
-        stories = rank_stories(
-            merged,
-            reference,
-            weights,
-            lambda story: alone_at[story.copies[0]] if len(story.copies) == 1 else None,
-        )
+        alone_places = list(itertools.compress(presorted_places, kept))
+        stories = rank_presorted(alone_refs, alone_places, others, reference, weights)
     return Ranking(
         tuple(stories), reference, names, drafts, len(included) - len(stories), collection.article
     )

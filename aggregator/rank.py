@@ -15,8 +15,11 @@ Ties break by the newest copy's time (newer first), then by story id.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from collections.abc import Callable, Iterable
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -118,6 +121,45 @@ def rank_stories(
         for story, at in zip(listed, known, strict=True)
     ]
     return [listed[i] for i in sorted(range(len(listed)), key=keys.__getitem__)]
+
+
+def rank_presorted(
+    alone: Sequence[_R],
+    places: Sequence[Place],
+    others: Iterable[_R],
+    reference: datetime,
+    weights: RankConfig,
+) -> list[_R]:
+    """`rank_stories` of `alone` and `others` together, `alone` being in order
+    already but for equal places: `places` holds their `story_place`s, in that
+    order. Beyond a look at every place for ties, the work is in proportion to
+    `others` (each placed by bisection among `alone`) and to the ties.
+    """
+    ranked = list(alone)
+    count = len(places)
+    # Stories of equal places, in runs, go by id, as `rank_stories` orders them.
+    tied = list(itertools.compress(range(count), map(operator.eq, places, places[1:])))
+    first = 0
+    while first < len(tied):
+        last = first
+        while last + 1 < len(tied) and tied[last + 1] == tied[last] + 1:
+            last += 1
+        run = slice(tied[first], tied[last] + 2)
+        ranked[run] = sorted(ranked[run], key=operator.attrgetter("id"))
+        first = last + 1
+    keyed = sorted((*story_place(story, reference, weights), story.id, story) for story in others)
+    result: list[_R] = []
+    taken = 0
+    for score, newest, story_id, story in keyed:
+        place = (score, newest)
+        where = bisect.bisect_left(places, place, taken)
+        while where < count and places[where] == place and ranked[where].id < story_id:
+            where += 1
+        result += ranked[taken:where]
+        result.append(story)
+        taken = where
+    result += ranked[taken:]
+    return result
 
 
 def reference_time(newest: Iterable[datetime], now: datetime | None) -> datetime | None:

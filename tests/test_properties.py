@@ -29,16 +29,21 @@ from hypothesis import strategies as st
 
 from aggregator import merge as merge_module
 from aggregator.collection import Collection
-from aggregator.compact import derive, merge_input, pack
+from aggregator.compact import derive, head, merge_input, pack
 from aggregator.config import Config, MergeConfig, RankConfig
 from aggregator.merge import (
     CopyKeys,
+    alone,
     article_keys,
     assign_story_ids,
+    copy_score,
     group_articles,
     merge_stories,
+    presort,
     story_id,
     story_id_map,
+    story_refs,
+    story_refs_apart,
 )
 from aggregator.model import Article, Provider, Story
 from aggregator.pipeline import Publication, plan, rank_all
@@ -352,3 +357,30 @@ def test_a_build_ranks_the_stories_merging_and_ranking_make(articles: list[Artic
     config = dataclasses.replace(Config(), merge=MERGE, rank=WEIGHTS, drafts=True)
     ranking = rank_all(Collection.of(articles), config, None).unpacked()
     assert list(ranking.stories) == merged(articles)
+
+
+@settings(max_examples=150, deadline=None)
+@given(COLLECTIONS, st.randoms(use_true_random=False))
+def test_story_refs_apart_are_the_story_refs(articles: list[Article], rng: random.Random) -> None:
+    """The stories of one copy made in an order given ahead, and the others
+    apart (`story_refs_apart`, as a build makes them), are `story_refs`."""
+    reference = max((a.newest for a in articles), default=NOW)
+    grouping = group_articles([merge_module.merge_input(a) for a in articles], MERGE, {})
+    heads = [head(a) for a in articles]
+    singles = alone(heads)
+    scores = [copy_score(h, q, when, reference, WEIGHTS) for _, _, _, when, h, q, _ in singles]
+    order = list(range(len(singles)))
+    rng.shuffle(order)
+    alone_refs, kept, others = story_refs_apart(
+        heads,
+        grouping,
+        singles=singles,
+        scores=scores,
+        alone_order=order,
+        presorted=presort(singles, order),
+    )
+    refs = story_refs(heads, grouping, WEIGHTS, reference)
+    one_copy = {ref.copies[0]: ref for ref in refs if len(ref.copies) == 1}
+    assert alone_refs == [one_copy[index] for index in order if index in one_copy]
+    assert kept == [index in one_copy for index in order]
+    assert others == [ref for ref in refs if len(ref.copies) > 1]

@@ -19,6 +19,7 @@ from aggregator.rank import (
     decay,
     log_score,
     place,
+    rank_presorted,
     rank_stories,
     reference_time,
     story_place,
@@ -319,3 +320,34 @@ def test_places_known_ahead_give_the_order_computed_on_the_spot(seed: int) -> No
     ranked = rank_stories(stories, NOW, weights, lambda s: ahead.get(s.id))
     assert names(ranked) == names(rank_stories(stories, NOW, weights))
     assert all(story_place(s, NOW, weights) == at for s in stories if (at := ahead.get(s.id)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("coverage_weight", [0.0, RankConfig().coverage_weight])
+def test_stories_in_order_ahead_with_the_others_fitted_in_are_ranked_as_all_together(
+    seed: int, coverage_weight: float
+) -> None:
+    """`rank_presorted`, as a build ranks: one-outlet stories sorted by place
+    ahead (equal places in any order), the others placed among them."""
+    rng = random.Random(seed)
+    stories = [
+        story(
+            f"s{n:03}",
+            heat=rng.choice([0.0, 10.0, 20.0]),  # equal places, in runs
+            quality=rng.choice([0.0, 10.0]),
+            updated=NOW - rng.choice([0, 1]) * H,
+            outlets=tuple(f"O{k}" for k in range(rng.choice([1, 1, 1, 2, 3]))),
+        )
+        for n in range(200)
+    ]
+    weights = dataclasses.replace(RankConfig(), coverage_weight=coverage_weight)
+    ahead = sorted(
+        (s for s in stories if s.providers == 1),
+        key=lambda s: (story_place(s, NOW, weights), rng.random()),
+    )
+    places = [story_place(s, NOW, weights) for s in ahead]
+    others = [s for s in stories if s.providers > 1]
+    rng.shuffle(others)
+    assert sum(a == b for a, b in itertools.pairwise(places)) > 20  # ties to break
+    ranked = rank_presorted(ahead, places, others, NOW, weights)
+    assert names(ranked) == names(rank_stories(stories, NOW, weights))
