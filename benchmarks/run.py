@@ -19,7 +19,11 @@ Scenarios, each measured by measure.py as the median of ``--runs`` fresh runs:
 - ``no-change``: the aggregator again, after the cold runs, on the same corpus;
 - ``mutate 1%``: before each run (untimed) ``gen_corpus.py --mutate 0.01`` with a
   new seed edits 0.5% of the files and adds 0.5% new ones. This runs last: it
-  changes the corpus.
+  changes the corpus. Its output is then compared with a cold build of the
+  final corpus (into ``feeds-cold/``, untimed) that starts from the story ids
+  the last run started from, and nothing else (ids carry history by design: a
+  story keeps its id when its first copy goes): the same bytes, file for file,
+  or the script fails.
 
 The aggregator command is a template; ``{python}`` (this interpreter),
 ``{source}``, ``{out}`` and ``{state}`` are filled in per argument after
@@ -56,11 +60,30 @@ DEFAULT_AGGREGATOR = (
     "{python} -m aggregator build --source {source} --out {out} --state-dir {state} --quiet"
 )
 MUTATE_FRACTION = 0.01
+#: The file in the state directory that keeps the story ids (`state.STORY_IDS_FILE`).
+STORY_IDS = "story-ids.json"
 
 
 def _gen_corpus(*args: str) -> None:
     """Run gen_corpus.py as a child, so its memory never counts in the parent's RSS."""
     subprocess.run([sys.executable, str(HERE / "gen_corpus.py"), *args], check=True)
+
+
+def differing_files(one: Path, other: Path) -> list[str]:
+    """The files (relative paths) whose bytes differ between two trees, or
+    that only one holds."""
+
+    def files(root: Path) -> dict[Path, Path]:
+        return {path.relative_to(root): path for path in root.rglob("*") if path.is_file()}
+
+    ones, others = files(one), files(other)
+    return sorted(
+        str(name)
+        for name in ones.keys() | others.keys()
+        if name not in ones
+        or name not in others
+        or ones[name].read_bytes() != others[name].read_bytes()
+    )
 
 
 def _cpu_model() -> str:
@@ -147,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         compileall = [sys.executable, "-m", "compileall", "-q", str(REPO / "aggregator")]
         subprocess.run(compileall, check=True)
 
+        ids_before = work / "story-ids-before-last-run.json"
+
         def empty_outputs(_: int) -> None:
             shutil.rmtree(feeds, ignore_errors=True)
             shutil.rmtree(state, ignore_errors=True)
@@ -154,10 +179,26 @@ def main(argv: list[str] | None = None) -> int:
         def mutate(run: int) -> None:
             seed = str(args.seed * 1000 + run + 1)
             _gen_corpus(str(corpus), "--mutate", str(MUTATE_FRACTION), "--seed", seed)
+            shutil.copyfile(state / STORY_IDS, ids_before)
 
         for name, before in (("cold", empty_outputs), ("no-change", None), ("mutate 1%", mutate)):
             result = measure(command, args.runs, before=before, cwd=work, env=env)
             results.append(_report(name, result, hugo))
+
+        # What a rebuild promises: the bytes a cold build of the same files makes,
+        # given the same story ids from before (ids carry history by design).
+        cold_feeds, cold_state = work / "feeds-cold", work / "state-cold"
+        cold_state.mkdir()
+        shutil.copyfile(ids_before, cold_state / STORY_IDS)
+        fields = {**fields, "out": cold_feeds, "state": cold_state}
+        cold = [part.format(**fields) for part in shlex.split(args.aggregator)]
+        subprocess.run(cold, check=True, cwd=work, env=env, stdout=subprocess.DEVNULL)
+        differing = differing_files(feeds, cold_feeds)
+        if differing:
+            print("the rebuilt output is not a cold build's:", *differing[:10], sep="\n  ")
+            return 1
+        files = sum(1 for path in feeds.rglob("*") if path.is_file())
+        print(f"{'':<12} rebuilt output: byte for byte a cold build's ({files} files)", flush=True)
 
     (work / "results.json").write_text(
         json.dumps({"machine": machine, "results": results}, indent=2) + "\n", encoding="utf-8"

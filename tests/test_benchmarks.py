@@ -13,6 +13,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from run import differing_files  # noqa: E402  (a script's module, found above)
 
 
 def _run(*args: str | Path, cwd: Path) -> str:
@@ -47,3 +50,32 @@ def test_stages_times_each_stage_of_a_build(tmp_path: Path) -> None:
         assert stage in stages
     assert stages[-1] == "build"  # "build ends", last
     assert (tmp_path / "feeds" / "all.atom").exists()
+
+
+def test_run_checks_that_the_rebuilt_output_is_a_cold_builds(tmp_path: Path) -> None:
+    out = _run(
+        BENCHMARKS / "run.py",
+        tmp_path / "work",
+        "--count",
+        "300",
+        "--runs",
+        "1",
+        "--skip-hugo",
+        "--skip-plain",
+        cwd=tmp_path,
+    )
+    assert "mutate 1%" in out
+    assert "rebuilt output: byte for byte a cold build's" in out
+    assert (tmp_path / "work" / "feeds-cold" / "all.atom").is_file()
+
+
+def test_trees_compared_name_each_file_that_differs_or_is_in_one_only(tmp_path: Path) -> None:
+    one, other = tmp_path / "one", tmp_path / "other"
+    for root in (one, other):
+        (root / "topics").mkdir(parents=True)
+        (root / "all.atom").write_bytes(b"same")
+        (root / "topics" / "a.rss").write_bytes(b"same")
+    assert differing_files(one, other) == []
+    (other / "topics" / "a.rss").write_bytes(b"samE")
+    (one / "topics" / "b.json").write_bytes(b"")
+    assert differing_files(one, other) == ["topics/a.rss", "topics/b.json"]
