@@ -544,7 +544,7 @@ def _story_ref(
     copies = [singles[index] for index in indices]
     ranks = [scores[index] for index in indices]
     positions, topics, published, newest, heat, quality, _ = zip(*copies, strict=True)
-    leads = [heads[position] for (position,) in positions]
+    copy_heads = [heads[position] for (position,) in positions]
     if len(set(ranks)) == len(ranks):  # usually: the scores alone order the copies
         by_rank = sorted(range(len(copies)), key=ranks.__getitem__)
     else:
@@ -555,12 +555,14 @@ def _story_ref(
             range(len(copies)),
             key=lambda i: (
                 ranks[i],
-                link_penalty(leads[i][URL]) if ranks[i] in tied else (False, False),
+                link_penalty(copy_heads[i][URL]) if ranks[i] in tied else (False, False),
                 published[i],
                 i,
             ),
         )
-    outlets = {outlet_name(None if h[PROVIDER] is None else h[PROVIDER][0], h[URL]) for h in leads}
+    outlets = {
+        outlet_name(None if h[PROVIDER] is None else h[PROVIDER][0], h[URL]) for h in copy_heads
+    }
     return StoryRef(
         id=id,
         copies=tuple(positions[i][0] for i in by_rank),
