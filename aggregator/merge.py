@@ -351,43 +351,36 @@ def story_refs_apart(
     copy: their refs are made without visiting them one by one in Python.
     """
     with _cyclic_gc_paused():
-        return _apart(heads, grouping, singles, scores, alone_order, presorted)
-
-
-def _apart(
-    heads: Sequence[Head],
-    grouping: Grouping,
-    singles: Sequence[Alone],
-    scores: Sequence[float],
-    alone_order: Sequence[int],
-    presorted: Sequence[Alone],
-) -> tuple[list[StoryRef], list[bool], list[StoryRef]]:
-    order, roots, ids = grouping.order, grouping.roots, grouping.ids
-    more = _several(roots)
-    firsts = list(itertools.compress(range(len(roots)), map(operator.eq, roots, itertools.count())))
-    several = list(map(more.__contains__, firsts))
-    one = list(map(operator.not_, several))
-    id_of = dict(
-        zip(
-            map(order.__getitem__, itertools.compress(firsts, one)),
-            itertools.compress(ids, one),
-            strict=True,
+        order, roots, ids = grouping.order, grouping.roots, grouping.ids
+        more = _several(roots)
+        firsts = list(
+            itertools.compress(range(len(roots)), map(operator.eq, roots, itertools.count()))
         )
-    )
-    alone_ids = list(map(id_of.get, alone_order))
-    kept = list(map(operator.is_not, alone_ids, itertools.repeat(None)))
-    # (id, *single) made and made a StoryRef without a call in Python per story.
-    fields = map(
-        operator.add, zip(itertools.compress(alone_ids, kept)), itertools.compress(presorted, kept)
-    )
-    alone_refs: list[StoryRef] = list(map(tuple.__new__, itertools.repeat(StoryRef), fields))
-    others = [
-        _story_ref(story, list(map(order.__getitem__, more[first])), heads, singles, scores)
-        for first, story in zip(
-            itertools.compress(firsts, several), itertools.compress(ids, several), strict=True
+        several = list(map(more.__contains__, firsts))
+        one = list(map(operator.not_, several))
+        id_of = dict(
+            zip(
+                map(order.__getitem__, itertools.compress(firsts, one)),
+                itertools.compress(ids, one),
+                strict=True,
+            )
         )
-    ]
-    return alone_refs, kept, others
+        alone_ids = list(map(id_of.get, alone_order))
+        kept = list(map(operator.is_not, alone_ids, itertools.repeat(None)))
+        # (id, *single) made and made a StoryRef without a call in Python per story.
+        fields = map(
+            operator.add,
+            zip(itertools.compress(alone_ids, kept)),
+            itertools.compress(presorted, kept),
+        )
+        alone_refs: list[StoryRef] = list(map(tuple.__new__, itertools.repeat(StoryRef), fields))
+        others = [
+            _story_ref(story, list(map(order.__getitem__, more[first])), heads, singles, scores)
+            for first, story in zip(
+                itertools.compress(firsts, several), itertools.compress(ids, several), strict=True
+            )
+        ]
+        return alone_refs, kept, others
 
 
 def _story_ids(
