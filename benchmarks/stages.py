@@ -57,6 +57,8 @@ STAGES = (
     ("aggregator.cache", "append_changes"),
     ("aggregator.pipeline", "published_feeds"),
     ("aggregator.pipeline", "rank_all"),
+    ("aggregator.pipeline", "story_refs_apart"),
+    ("aggregator.pipeline", "rank_presorted"),
     ("aggregator.pipeline", "select"),
     ("aggregator.pipeline", "output_plan"),
     ("aggregator.pipeline", "write_changed"),
