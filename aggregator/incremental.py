@@ -33,6 +33,8 @@ import dataclasses
 import functools
 import hashlib
 import os
+import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,18 +59,43 @@ _FORMAT = "aggregator-incremental 1"
 FileRecords = dict[str, list[Any]]
 
 
+#: The libraries whose versions decide what a build makes (their PyPI names).
+LIBRARIES = ("feedgen", "lxml", "PyYAML", "python-dateutil", "anyascii")
+
+
 @functools.cache
 def _environment() -> str:
     """The code and libraries that decide what a build makes of its inputs."""
-    from importlib import metadata
-
-    versions = []
-    for name in ("feedgen", "lxml", "PyYAML", "python-dateutil", "anyascii"):
-        try:
-            versions.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{name} ?")
+    versions = installed_versions(LIBRARIES)
     return "|".join([_FORMAT, code_digest(), fastyaml.BACKEND, *versions])
+
+
+def installed_versions(names: Sequence[str]) -> list[str]:
+    """ "name version" of each distribution of `names` found first on
+    `sys.path` ("name ?" when none is), read from the name of its metadata
+    directory alone, `{name}-{version}.dist-info` (or `.egg-info`): what
+    `importlib.metadata.version` answers, without the imports and the reading
+    of metadata that cost a build with nothing to do a tenth of its time."""
+    wanted = {_normalized(name): name for name in names}
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            listed = os.listdir(entry or ".")
+        except OSError:  # a zip archive, a missing directory
+            continue
+        for item in listed:
+            stem, _, kind = item.rpartition(".")
+            if kind in ("dist-info", "egg-info"):
+                project, _, version = stem.partition("-")
+                found.setdefault(_normalized(project), version.partition("-")[0])
+        if found.keys() >= wanted.keys():
+            break
+    return [f"{name} {found.get(key, '?')}" for key, name in wanted.items()]
+
+
+def _normalized(project: str) -> str:
+    """A distribution's name as metadata directories may spell it (PEP 503)."""
+    return re.sub(r"[-_.]+", "_", project).lower()
 
 
 def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str | None:

@@ -17,7 +17,7 @@ from aggregator import grouping, pipeline, titlepairs
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, SiteConfig
 from aggregator.feedspec import FeedSpec, Format
-from aggregator.incremental import reusable_report
+from aggregator.incremental import LIBRARIES, installed_versions, reusable_report
 from aggregator.model import BuildReport
 from aggregator.state import LAST_BUILD, STORY_IDS_FILE, TITLE_PAIRS_FILE
 from tests.conftest import NOW, WriteArticle
@@ -382,3 +382,33 @@ def test_grouping_refuses_similar_titles_searched_for_other_titles(
     monkeypatch.setattr(grouping, "group_articles", asking_for_others)
     with pytest.raises(ValueError, match="other titles than searched"):
         grouping._group(inputs, config)
+
+
+def test_library_versions_are_those_importlib_metadata_reads() -> None:
+    """The environment's versions, read from directory names alone, are the
+    installed ones."""
+    from importlib import metadata
+
+    assert installed_versions([*LIBRARIES, "no-such-distribution"]) == [
+        *(f"{name} {metadata.version(name)}" for name in LIBRARIES),
+        "no-such-distribution ?",
+    ]
+
+
+def test_library_versions_come_from_the_first_metadata_directory_on_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for directory, names in (
+        (first, ["Python_Dateutil-9.1.dist-info", "Old.Lib-0.5-py3.11.egg-info", "notes.txt"]),
+        (second, ["python_dateutil-2.0.dist-info", "feedgen-7.0.dist-info"]),
+    ):
+        for name in names:
+            (directory / name).mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "missing"), str(first), str(second)])
+    assert installed_versions(["python-dateutil", "old-lib", "feedgen", "lxml"]) == [
+        "python-dateutil 9.1",
+        "old-lib 0.5",
+        "feedgen 7.0",
+        "lxml ?",
+    ]
