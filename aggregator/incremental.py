@@ -71,7 +71,7 @@ def _environment() -> str:
 
 
 def installed_versions(names: Sequence[str]) -> list[str]:
-    """ "name version" of each distribution of `names` found first on
+    """For each of `names`, "name version" of the distribution found first on
     `sys.path` ("name ?" when none is), read from the name of its metadata
     directory alone, `{name}-{version}.dist-info` (or `.egg-info`): what
     `importlib.metadata.version` answers, without the imports and the reading

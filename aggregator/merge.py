@@ -325,11 +325,6 @@ def _story_refs(
     return refs
 
 
-def presort(singles: Sequence[Alone], order: Sequence[int]) -> list[Alone]:
-    """`singles` in `order` (indices of `singles`), for `story_refs_apart`."""
-    return list(map(singles.__getitem__, order))
-
-
 def story_refs_apart(
     heads: Sequence[Head],
     grouping: Grouping,
@@ -344,7 +339,7 @@ def story_refs_apart(
 
     `alone_order` holds the indices of `singles` in the order wanted for their
     stories were they all alone, e.g. by their place alone, and `presorted` is
-    `presort(singles, alone_order)`: both are made while the grouping is. The
+    `singles` in that order: both are made while the grouping is. The
     result: the refs of the stories of one copy, in that order; for each index
     of `alone_order`, whether its article is such a story (the others' are
     passed over); and the refs of the other stories. Most stories have one

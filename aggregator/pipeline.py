@@ -47,7 +47,6 @@ from aggregator.merge import (
     alone,
     copy_score,
     group_articles,
-    presort,
     story_id_map,
     story_refs_apart,
 )
@@ -183,7 +182,7 @@ def rank_all(
         ]
         places = list(map(scored_place, scores, newest))
         alone_order = sorted(range(len(places)), key=places.__getitem__)
-        presorted = presort(singles, alone_order)
+        presorted = list(map(singles.__getitem__, alone_order))
         presorted_places = list(map(places.__getitem__, alone_order))
         if grouping is None:
             sources, payloads = collection.sources, collection.payloads

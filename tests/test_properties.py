@@ -39,7 +39,6 @@ from aggregator.merge import (
     copy_score,
     group_articles,
     merge_stories,
-    presort,
     story_id,
     story_id_map,
     story_refs,
@@ -377,7 +376,7 @@ def test_story_refs_apart_are_the_story_refs(articles: list[Article], rng: rando
         singles=singles,
         scores=scores,
         alone_order=order,
-        presorted=presort(singles, order),
+        presorted=[singles[index] for index in order],
     )
     refs = story_refs(heads, grouping, WEIGHTS, reference)
     one_copy = {ref.copies[0]: ref for ref in refs if len(ref.copies) == 1}
