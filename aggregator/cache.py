@@ -21,9 +21,14 @@ reading a file's bytes are stored, never a failure to read it (which may go away
 with no change to the file). An entry is used only for a file of that size and
 mtime, so a stale or missing entry costs a parse, never a wrong result: a change
 cut short by a kill is simply not there. A file modified less than `files.SETTLE_NS`
-before the build is not stored either: file systems keep mtimes in coarse ticks,
-and a same-size edit within the tick of the version read would look unchanged
-(git calls such index entries "racy").
+before the build is not stored there either: file systems keep mtimes in coarse
+ticks, and a same-size edit within the tick of the version read would look
+unchanged (git calls such index entries "racy"). Its entry goes to a second,
+small file, `unsettled.pickle` (a first line as the cache's, then one framed
+pickle `{path: Unsettled}`), with a digest of the bytes parsed
+(`parallel.bytes_digest`): the next build, which would otherwise parse it again
+(a cron line `fetch && build` writes every new file just before its build), reads
+it and compares digests instead (`changed_files`), a tenth of the cost.
 
 The key holds everything a result depends on besides the bytes: the parser's
 version, the source of the modules that parse, the YAML backends' versions, the
@@ -47,17 +52,19 @@ from pathlib import Path
 
 from aggregator import __version__, fastyaml, frames
 from aggregator.compact import LAYOUT, Payload, is_packed
+from aggregator.errors import SourceError
 from aggregator.files import SETTLE_NS, FileStamp, settled_before
-from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks
-from aggregator.sources import PARSER_VERSION
+from aggregator.parallel import Chunk, Parsed, bytes_digest, parse_ahead, parse_chunks
+from aggregator.sources import PARSER_VERSION, read_file
 from aggregator.state import code_digest
 
 CACHE_NAME = "parse-cache.pickle"
+UNSETTLED_NAME = "unsettled.pickle"
 #: Files modified up to this long before a file could have been cached (see
 #: `changed_since_cache`): the time a build takes from deciding which files
 #: had settled to writing the cache.
 EARLY_MARGIN_NS = 1_000_000_000
-_FORMAT = "aggregator-parse-cache 4"
+_FORMAT = "aggregator-parse-cache 5"
 #: The most entries in one part of a snapshot.
 SNAPSHOT_PART = 5000
 _PARSING_MODULES = (
@@ -73,6 +80,10 @@ _PARSING_MODULES = (
 
 #: (size, mtime_ns, digest, packed article or rejection reason)
 Entry = tuple[int, int, str, Payload | str]
+
+#: A file read before it had settled: (size, mtime_ns, check, digest, packed
+#: article or rejection reason), `check` being the digest of the bytes parsed.
+Unsettled = tuple[int, int, str, str, Payload | str]
 
 #: What a file parsed to: (digest, `compact.Payload`) or ("", rejection reason).
 Result = tuple[str, Payload | str]
@@ -120,9 +131,12 @@ def parse_with_cache(
     # Files changed since the cache was written are parsed while it is read.
     ahead: contextlib.AbstractContextManager[object]
     if early is None:
-        changed = changed_since_cache(state_dir, stamps) if state_dir is not None else []
-        parsing = parse_ahead([names[i] for i in changed], max_bytes=max_bytes, jobs=jobs)
-        early, ahead = (changed, parsing.chunks), parsing
+        changed = NONE_CHANGED
+        if state_dir is not None:
+            changed = changed_files(state_dir, key, names, stamps, max_bytes=max_bytes)
+        unread = [names[i] for i in changed.unread]
+        parsing = parse_ahead(unread, max_bytes=max_bytes, jobs=jobs)
+        early, ahead = (changed.positions, changed.with_rechecked(parsing.chunks)), parsing
     else:
         ahead = contextlib.nullcontext()
     with ahead:
@@ -146,6 +160,7 @@ def parse_with_cache(
     later = [index for index in missing if index not in known]
     parsed.append((later, parse_chunks([names[i] for i in later], max_bytes=max_bytes, jobs=jobs)))
     added: dict[str, Entry] = {}
+    unsettled: dict[str, Unsettled] = {}
     parts: list[tuple[Index, Chunk]] = []
     done: list[Fresh] = []
     for positions, chunks in parsed:
@@ -153,7 +168,9 @@ def parse_with_cache(
         for chunk in chunks:
             files: Index = []
             # The chunk's results first: zip then stops before taking a position too many.
-            for (cacheable, digest, payload), at in zip(chunk.results, unparsed, strict=False):
+            for (cacheable, digest, payload, check), at in zip(
+                chunk.results, unparsed, strict=False
+            ):
                 name, stamp = names[at], stamps[at]
                 if results[at] is not None:  # parsed early, yet found in the cache
                     files.append(None)
@@ -163,6 +180,8 @@ def parse_with_cache(
                     added[name] = entries[name] = (stamp[0], stamp[1], digest, payload)
                     files.append((name, stamp[0], stamp[1]))
                 else:
+                    if cacheable and stamp is not None and check:
+                        unsettled[name] = (stamp[0], stamp[1], check, digest, payload)
                     files.append(None)
                 if each is not None:
                     done.append((name, stamp if files[-1] else None, payload))
@@ -179,6 +198,8 @@ def parse_with_cache(
             append_changes(state_dir, added, removed)
         else:
             save_cache(state_dir, key, [*_parts_of(reused), *parts])
+    if state_dir is not None:
+        save_unsettled(state_dir, key, unsettled)
     return [result for result in results if result is not None]
 
 
@@ -197,6 +218,71 @@ def changed_since_cache(state_dir: Path, stamps: Sequence[FileStamp | None]) -> 
     return [i for i, stamp in enumerate(stamps) if stamp is None or stamp[1] >= since]
 
 
+@dataclass(frozen=True)
+class Changed:
+    """The files changed since the cache was written (`changed_files`), by
+    position: those `rechecked`, whose bytes are still those an earlier build
+    parsed before they had settled (`results`, in the same order, are what they
+    parsed to), and those `unread`, to be parsed."""
+
+    rechecked: Sequence[int]
+    results: Chunk
+    unread: Sequence[int]
+
+    @property
+    def positions(self) -> list[int]:
+        """Every file changed: those `rechecked`, then those `unread`."""
+        return [*self.rechecked, *self.unread]
+
+    def with_rechecked(self, parsed: Callable[[], list[Chunk]]) -> Callable[[], list[Chunk]]:
+        """What gives the chunks of every file changed, in the order of
+        `positions`, given what gives those of the files `unread`."""
+        if not self.rechecked:
+            return parsed
+        return lambda: [self.results, *parsed()]
+
+
+NONE_CHANGED = Changed((), Chunk([]), ())
+
+
+def changed_files(
+    state_dir: Path,
+    key: str,
+    names: Sequence[str],
+    stamps: Sequence[FileStamp | None],
+    *,
+    max_bytes: int,
+) -> Changed:
+    """The files changed since the cache was written (`changed_since_cache`),
+    known before it is read; those the last build kept as unsettled (see the
+    module docstring) with the same stamp and the same bytes are rechecked."""
+    changed = changed_since_cache(state_dir, stamps)
+    kept = load_unsettled(state_dir, key) if changed else {}
+    rechecked: list[int] = []
+    results: list[Parsed] = []
+    unread: list[int] = []
+    for at in changed:
+        entry = kept.get(names[at])
+        if (
+            entry is not None
+            and (entry[0], entry[1]) == stamps[at]
+            and _holds_bytes(names[at], entry[2], max_bytes)
+        ):
+            rechecked.append(at)
+            results.append((True, entry[3], entry[4], entry[2]))
+        else:
+            unread.append(at)
+    return Changed(rechecked, Chunk(results), unread)
+
+
+def _holds_bytes(path: str, check: str, max_bytes: int) -> bool:
+    """True when the file at `path` holds bytes of digest `check`."""
+    try:
+        return bytes_digest(read_file(path, max_bytes=max_bytes).data) == check
+    except SourceError:
+        return False
+
+
 #: Which file each result of a snapshot part is: (path, size, mtime_ns), or None
 #: for a result not to be cached.
 Index = list[tuple[str, int, int] | None]
@@ -208,7 +294,7 @@ def _parts_of(entries: Sequence[tuple[str, Entry]]) -> list[tuple[Index, Chunk]]
     for start in range(0, len(entries), SNAPSHOT_PART):
         some = entries[start : start + SNAPSHOT_PART]
         index: Index = [(name, entry[0], entry[1]) for name, entry in some]
-        parsed: list[Parsed] = [(True, entry[2], entry[3]) for _, entry in some]
+        parsed: list[Parsed] = [(True, entry[2], entry[3], "") for _, entry in some]
         parts.append((index, Chunk(parsed)))
     return parts
 
@@ -273,7 +359,7 @@ def load_cache(state_dir: Path, key: str) -> Stored:
                 index, parsed = frames.load(stream), frames.load(stream)
                 if not (isinstance(index, list) and isinstance(parsed, list)):
                     return Stored({}, 0, False)
-                for file, (cacheable, digest, payload) in zip(index, parsed, strict=True):
+                for file, (cacheable, digest, payload, _) in zip(index, parsed, strict=True):
                     if file is not None and cacheable:
                         name, size, mtime = file
                         entries[name] = (size, mtime, digest, payload)
@@ -328,6 +414,56 @@ def append_changes(state_dir: Path, added: Mapping[str, Entry], removed: Collect
             stream.write(data)
     except OSError as exc:
         log.warning("%s: cannot store the parse cache (%s)", path, exc.strerror or exc)
+
+
+def load_unsettled(state_dir: Path, key: str) -> dict[str, Unsettled]:
+    """The entries of the files the last build read before they had settled
+    (see the module docstring), those of the right shape; none when there is
+    no store written under `key`, or a damaged one."""
+    path = state_dir / UNSETTLED_NAME
+    try:
+        with path.open("rb") as stream:
+            if stream.readline() != _header(key):
+                return {}
+            stored = frames.load(stream)
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # damage: as if there were none
+        log.warning("%s: damaged (%s), its files are parsed again", path, type(exc).__name__)
+        return {}
+    if not isinstance(stored, dict):
+        return {}
+    return {
+        name: entry
+        for name, entry in stored.items()
+        if isinstance(entry, tuple)
+        and len(entry) == 5
+        and isinstance(entry[2], str)
+        and _usable((entry[0], entry[1], entry[3], entry[4]), (entry[0], entry[1]))
+    }
+
+
+def save_unsettled(state_dir: Path, key: str, entries: Mapping[str, Unsettled]) -> None:
+    """Replace the store of the files read before they had settled with
+    `entries` (none: no store), atomically; a failure is logged, not raised.
+    Call only under the build lock."""
+    path = state_dir / UNSETTLED_NAME
+    if not entries:
+        path.unlink(missing_ok=True)
+        return
+    data = _header(key) + frames.frame(pickle.dumps(dict(entries), pickle.HIGHEST_PROTOCOL))
+    for leftover in state_dir.glob(f".{UNSETTLED_NAME}.*"):  # from a build that was killed
+        leftover.unlink(missing_ok=True)
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{UNSETTLED_NAME}.")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("%s: cannot store (%s)", path, exc.strerror or exc)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
 
 
 def cache_usable(state_dir: Path, key: str) -> bool:

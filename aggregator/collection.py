@@ -188,7 +188,7 @@ def assemble(
 
 def _reread(path: str, *, max_bytes: int) -> Packed | None:
     """The packed article the file at `path` holds now (None if it holds none)."""
-    _, _, payload = parse_one(path, max_bytes)
+    _, _, payload, _ = parse_one(path, max_bytes)
     return None if isinstance(payload, str) else payload[0]
 
 

@@ -20,7 +20,16 @@ from datetime import datetime
 from typing import cast
 
 from aggregator import forking
-from aggregator.cache import Entry, Fresh, Result, cache_key, cache_usable, changed_since_cache
+from aggregator.cache import (
+    NONE_CHANGED,
+    Changed,
+    Entry,
+    Fresh,
+    Result,
+    cache_key,
+    cache_usable,
+    changed_files,
+)
 from aggregator.collection import (
     FUTURE_TOLERANCE,
     Collection,
@@ -43,7 +52,7 @@ from aggregator.mergestore import (
     save_rows,
     store_usable,
 )
-from aggregator.parallel import Chunk, available_cores, parse_chunks
+from aggregator.parallel import Chunk, Parsed, available_cores, parse_chunks
 from aggregator.state import load_story_ids, load_title_pairs, save_title_pairs, story_ids_record
 from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs, narrowed, widened
 
@@ -120,7 +129,8 @@ class _GroupingAhead:
     found, before the parse cache is read: what grouping reads of each file is
     in the merge input store (`mergestore`) for the files unchanged since the
     last build, and the copy parses the files changed since the parse cache
-    was written (`cache.changed_since_cache`, the `early` positions), which
+    was written (`cache.changed_files`, the `early` positions; but for those
+    rechecked, whose results are known before the copy starts), which
     `cache.parse_with_cache` then takes from it. When some file is in neither,
     there is no grouping ahead (`covered` is False). Without a parse cache
     (`go`), the build parses every file and stores every row, then says so:
@@ -137,11 +147,12 @@ class _GroupingAhead:
         config: Config,
         found: FoundFiles,
         clock: datetime,
-        early: Sequence[int],
+        changed: Changed,
         *,
         go: forking.Go | None = None,
     ) -> None:
-        self.early = early
+        self.early = changed.positions
+        self._changed = changed
         self._go = go
         self._steps: list[forking.Pending[object]] = []
         # Copies the copy starts of its own, ended with its last step.
@@ -161,9 +172,11 @@ class _GroupingAhead:
         cache this build may use but no such store."""
         state, key = config.state_dir, cache_key(config.max_file_bytes)
         if not cache_usable(state, key):  # none, or of other code: every file is parsed
-            ahead = cls(config, found, clock, (), go=forking.Go())
+            ahead = cls(config, found, clock, NONE_CHANGED, go=forking.Go())
         elif store_usable(state, key):
-            ahead = cls(config, found, clock, changed_since_cache(state, found.stamps))
+            max_bytes = config.max_file_bytes
+            changed = changed_files(state, key, found.names, found.stamps, max_bytes=max_bytes)
+            ahead = cls(config, found, clock, changed)
         else:
             return None
         ahead._steps = copies.start_each(ahead.works(), ahead._go)
@@ -174,7 +187,8 @@ class _GroupingAhead:
         parsed early, or giving it the rows of every file as they are parsed."""
         config, found = self._config, self._found
         if self._go is None:
-            chunks = cast(Callable[[], list[Chunk]], self._steps[0].result)
+            unread = cast(Callable[[], list[Chunk]], self._steps[0].result)
+            chunks = self._changed.with_rechecked(unread)
             return read_articles(config, found, cache=True, early=(self.early, chunks), held=held)
         with RowWriter(config.state_dir, self._key) as writer:
             keep = functools.partial(_keep_rows, writer)
@@ -214,8 +228,8 @@ class _GroupingAhead:
         return [self.parsed, self.covered, self.grouping, self.after]
 
     def parsed(self) -> list[Chunk]:
-        """`parallel.parse_chunks` of the files at the `early` positions, on the
-        cores the build leaves free (it reads the cache meanwhile)."""
+        """`parallel.parse_chunks` of the files changed and not rechecked, on
+        the cores the build leaves free (it reads the cache meanwhile)."""
         return self._chunks
 
     def covered(self) -> bool:
@@ -256,15 +270,20 @@ class _GroupingAhead:
         titles the last build searched and those of the files parsed early,
         which hold every title merged unless one came from elsewhere (see
         `titlepairs.widened`; the grouping then searches again)."""
-        parsed = (result for chunk in self._chunks for result in chunk.results)
-        added = {payload[1][1] for _, _, payload in parsed if not isinstance(payload, str)}
+        added = {payload[1][1] for _, _, payload, _ in self._early if not isinstance(payload, str)}
         work = functools.partial(_more_titles_searched, added - {()}, self._config)
         return self._copies.enter_context(forking.copies()).start(work)
+
+    @property
+    def _early(self) -> Iterable[Parsed]:
+        """What the files at the `early` positions parsed to, in order."""
+        chunks = self._changed.with_rechecked(lambda: self._chunks)()
+        return (result for chunk in chunks for result in chunk.results)
 
     @functools.cached_property
     def _chunks(self) -> list[Chunk]:
         config = self._config
-        names = [self._found.names[at] for at in self.early]
+        names = [self._found.names[at] for at in self._changed.unread]
         jobs = config.jobs  # many files: every core, the build soon waits for them
         if len(names) * MANY_CHANGED <= len(self._found.names):
             jobs = max((jobs or available_cores()) - 1, 1)  # the cores the build leaves free
@@ -286,13 +305,12 @@ class _GroupingAhead:
         stored = load_rows(self._config.state_dir, self._key)
         rows, keep = stored.lookup(names, stamps)
         unchanged = sum(keep)
-        parsed = (result for chunk in self._chunks for result in chunk.results)
-        fresh = dict(zip(self.early, parsed, strict=True))
+        fresh = dict(zip(self.early, self._early, strict=True))
         added = 0
         for at in itertools.compress(range(len(names)), map(operator.not_, keep)):
             if at not in fresh:
                 return None
-            cacheable, _, payload = fresh[at]
+            cacheable, _, payload, _ = fresh[at]
             rows[at] = row_of(payload)
             stamp = stamps[at]
             if cacheable and stamp is not None and stamp[1] < self._settled:

@@ -16,6 +16,7 @@ frames as they are, so their checksums are made on all cores too.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -26,15 +27,18 @@ from dataclasses import dataclass
 from aggregator import forking, frames
 from aggregator.compact import Payload, derive, digest, pack
 from aggregator.errors import SourceError
+from aggregator.files import settled_before
 from aggregator.sources import parse_article, read_file
 
-#: (cacheable, digest, payload): the payload is a packed article with what is
-#: derived from it (see `compact.Payload`) or the reason the file was rejected.
-#: `digest` is `compact.digest` of the article (what the feeds show of it), or
-#: "" for a rejection.
-#: A failure to read the file is not cacheable: it may pass with no change to the
-#: file.
-Parsed = tuple[bool, str, Payload | str]
+#: (cacheable, digest, payload, check): the payload is a packed article with
+#: what is derived from it (see `compact.Payload`) or the reason the file was
+#: rejected. `digest` is `compact.digest` of the article (what the feeds show of
+#: it), or "" for a rejection. A failure to read the file is not cacheable: it
+#: may pass with no change to the file. `check` is `bytes_digest` of the bytes
+#: parsed when the file had been modified less than `files.SETTLE_NS` before it
+#: was read (its size and mtime may not tell the next version from this one;
+#: see `cache.recheck`), else "".
+Parsed = tuple[bool, str, Payload | str, str]
 
 #: A worker costs about as much to start, by each start method, as parsing
 #: this many files; fewer files per worker are parsed in this process instead.
@@ -139,15 +143,22 @@ class Parsing:
 def parse_one(path: str, max_bytes: int) -> Parsed:
     """Read and parse the file at `path` (see `Parsed`)."""
     try:
-        data = read_file(path, max_bytes=max_bytes)
+        data, mtime = read_file(path, max_bytes=max_bytes)
     except SourceError as error:
-        return False, "", error.reason
+        return False, "", error.reason, ""
+    check = bytes_digest(data) if mtime >= settled_before() else ""
     try:
         article = parse_article(data, path)
     except SourceError as error:
-        return True, "", error.reason
+        return True, "", error.reason, check
     packed = pack(article)
-    return True, digest(packed), (packed, derive(article))
+    return True, digest(packed), (packed, derive(article)), check
+
+
+def bytes_digest(data: bytes) -> str:
+    """A digest of a file's bytes, telling its versions apart where its size and
+    modification time may not."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> bytes:

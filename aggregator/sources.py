@@ -17,7 +17,7 @@ import stat
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from dateutil import parser as dateparser
@@ -66,10 +66,18 @@ class _ArticleLoader(_Loader):  # type: ignore[misc, valid-type]
 
 def read_article(path: Path, *, max_bytes: int) -> Article:
     """Read and validate one article file; raises `SourceError` naming the problem."""
-    return parse_article(read_file(path, max_bytes=max_bytes), str(path))
+    return parse_article(read_file(path, max_bytes=max_bytes).data, str(path))
 
 
-def read_file(path: Path | str, *, max_bytes: int) -> bytes:
+class FileBytes(NamedTuple):
+    """An article file as read: its bytes, and its modification time (ns since
+    the epoch) when it was opened."""
+
+    data: bytes
+    mtime_ns: int
+
+
+def read_file(path: Path | str, *, max_bytes: int) -> FileBytes:
     """The bytes of an article file; `SourceError` when it cannot or must not be read.
 
     One open and one fstat: opened without blocking, so a FIFO or device named
@@ -103,7 +111,7 @@ def read_file(path: Path | str, *, max_bytes: int) -> bytes:
     data = b"".join(chunks)
     if len(data) > max_bytes:
         raise SourceError(where, f"file is over the {max_bytes}-byte limit")
-    return data
+    return FileBytes(data, status.st_mtime_ns)
 
 
 def parse_article(data: bytes, where: str) -> Article:

@@ -543,3 +543,48 @@ def test_the_grouping_copy_parses_many_changed_files_on_every_core(
     build(apart)
     spare = max(available_cores() - 1, 1)
     assert [int(line) for line in asked.read_text().split()] == [0 if changed == 3 else spare]
+
+
+@pytest.mark.usefixtures("sample")
+def test_a_file_written_just_before_a_build_is_not_parsed_again_by_the_next(
+    config: Config,
+    write_article: WriteArticle,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a cron line `fetch && build` leaves it: the file had not settled, so
+    the next build checks its bytes instead, in the copy that groups as in the
+    build, and writes what a build in one process writes."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as on the command line
+    monkeypatch.setattr(grouping, "GROUP_ELSEWHERE_FROM", 1)
+    asked = tmp_path / "parsed"
+    asked.touch()
+    spied = [(module, name) for module in (grouping, cache) for name in ("parse_chunks",)]
+    spied.append((cache, "parse_ahead"))
+    for module, name in spied:
+        real = getattr(module, name)
+
+        def recording(paths: Any, *, real: Any = real, **options: Any) -> Any:
+            with asked.open("a") as record:  # written from the copy too
+                record.writelines(f"{Path(path).name}\n" for path in paths)
+            return real(paths, **options)
+
+        monkeypatch.setattr(module, name, recording)
+    apart = dataclasses.replace(config, jobs=2)
+    alone = dataclasses.replace(
+        apart, jobs=1, output=tmp_path / "alone", state_dir=tmp_path / "alone-state"
+    )
+    build(apart)
+    fresh = write_article("e.txt", title="Epsilon wins the cup final", webUrl="https://e.ex/1")
+    edited_since_the_last_build(fresh, apart.state_dir)  # and not settled
+    asked.write_text("")
+    build(apart)
+    assert asked.read_text().split() == ["e.txt"]
+    asked.write_text("")
+    build(apart)  # a real build: a file has not settled
+    assert asked.read_text().split() == []
+    build(alone)
+    assert feed_bytes(apart.output) == feed_bytes(alone.output)
+    assert (apart.state_dir / "story-ids.json").read_bytes() == (
+        alone.state_dir / "story-ids.json"
+    ).read_bytes()

@@ -52,7 +52,7 @@ def parsed(write_article: WriteArticle, corpus: Path) -> tuple[list[str], list[R
     names = sorted(str(path) for path in corpus.iterdir())
     results: list[Result] = []
     for name in names:
-        _, digest, payload = parse_one(name, 100_000)
+        _, digest, payload, _ = parse_one(name, 100_000)
         results.append((digest, payload))
     return names, results
 
