@@ -10,6 +10,7 @@ only by a build that has work, which is most of what such a run would cost.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from aggregator.config import Config
 from aggregator.files import find_article_files
-from aggregator.incremental import input_fingerprint, reusable_report
+from aggregator.incremental import current_checks, input_fingerprint, reusable_report
 from aggregator.lock import build_lock
 from aggregator.model import BuildReport
 from aggregator.output import remove_stale_temporaries
@@ -59,10 +60,12 @@ def run_build(
     with build_lock(config.state_dir):
         remove_stale_temporaries(config.output)
         found = find_article_files(config.sources)
-        # The progress display is not an input: leave it out of the fingerprint.
-        fingerprint = input_fingerprint(config, dataclasses.replace(options, progress=None), found)
         previous = read_record(config.state_dir, LAST_BUILD) or {}
-        reused = reusable_report(previous, fingerprint, config=config, clock=clock)
+        # The progress display is not an input: leave it out of the fingerprint.
+        inputs = dataclasses.replace(options, progress=None)
+        fingerprint = functools.partial(input_fingerprint, config, inputs, found)
+        checks = current_checks(previous.get("checked"), config.max_file_bytes)
+        reused = reusable_report(previous, fingerprint(checks), config=config, clock=clock)
         if reused is not None:  # same inputs as the last build: the same files
             reused.seconds = time.perf_counter() - started
             return reused

@@ -26,7 +26,7 @@ ticks, and a same-size edit within the tick of the version read would look
 unchanged (git calls such index entries "racy"). Its entry goes to a second,
 small file, `unsettled.pickle` (a first line as the cache's, then one framed
 pickle `{path: Unsettled}`), with a digest of the bytes parsed
-(`parallel.bytes_digest`): the next build, which would otherwise parse it again
+(`files.bytes_digest`): the next build, which would otherwise parse it again
 (a cron line `fetch && build` writes every new file just before its build), reads
 it and compares digests instead (`changed_files`), a tenth of the cost.
 
@@ -53,9 +53,9 @@ from pathlib import Path
 from aggregator import __version__, fastyaml, frames
 from aggregator.compact import LAYOUT, Payload, is_packed
 from aggregator.errors import SourceError
-from aggregator.files import SETTLE_NS, FileStamp, settled_before
-from aggregator.parallel import Chunk, Parsed, bytes_digest, parse_ahead, parse_chunks
-from aggregator.sources import PARSER_VERSION, read_file
+from aggregator.files import SETTLE_NS, FileStamp, bytes_digest, read_file, settled_before
+from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks
+from aggregator.sources import PARSER_VERSION
 from aggregator.state import code_digest
 
 CACHE_NAME = "parse-cache.pickle"
@@ -108,6 +108,7 @@ def parse_with_cache(
     state_dir: Path | None,
     early: Early | None = None,
     held: dict[str, Entry] | None = None,
+    checks: dict[str, str] | None = None,
     each: Callable[[list[Fresh]], None] | None = None,
 ) -> list[Result]:
     """What each of `paths` parsed to, in order; `stamps[i]` is the (size, mtime_ns)
@@ -122,7 +123,9 @@ def parse_with_cache(
     given, is the positions of the files changed since the cache was written
     (`changed_since_cache`) and what gives their `parse_chunks`: parsed
     elsewhere, they are not parsed here. `held`, if given, is filled with the
-    entries the cache holds once brought up to date. `each`, if given, is
+    entries the cache holds once brought up to date, and `checks` with the
+    digests of the bytes read of the files that had not settled (by path: see
+    `incremental.input_fingerprint`). `each`, if given, is
     called with the files of each chunk parsed as soon as it is (so while
     later ones are), as `Fresh` results.
     """
@@ -198,6 +201,8 @@ def parse_with_cache(
             append_changes(state_dir, added, removed)
         else:
             save_cache(state_dir, key, [*_parts_of(reused), *parts])
+    if checks is not None:
+        checks.update((name, entry[2]) for name, entry in unsettled.items())
     if state_dir is not None:
         save_unsettled(state_dir, key, unsettled)
     return [result for result in results if result is not None]

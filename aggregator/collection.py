@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,7 +49,9 @@ class Collection:
     unpacks only those of the feeds it renders. `digests[i]` is
     `compact.digest` of the article at position `i`, for telling changed
     feeds from unchanged ones. `due` is the earliest publication time among the
-    articles refused as being in the future.
+    articles refused as being in the future. `checks` are the digests of the
+    bytes read of files that had not settled, by path (see
+    `cache.parse_with_cache`).
     """
 
     files: int
@@ -58,6 +60,7 @@ class Collection:
     digests: tuple[str, ...]
     rejected: tuple[Rejection, ...]
     due: datetime | None = None
+    checks: Mapping[str, str] = field(default_factory=dict)
     reread: Callable[[str], Packed | None] | None = field(default=None, compare=False)
     _unpacked: dict[int, Article] = field(default_factory=dict, compare=False, repr=False)
 
@@ -126,7 +129,9 @@ def collect(
     """
     if found is None:
         found = find_article_files(config.sources)
-    return assemble(found, read_articles(config, found, cache=cache), clock, config)
+    checks: dict[str, str] = {}
+    results = read_articles(config, found, cache=cache, checks=checks)
+    return assemble(found, results, clock, config, checks)
 
 
 def read_articles(
@@ -136,10 +141,11 @@ def read_articles(
     cache: bool,
     early: Early | None = None,
     held: dict[str, Entry] | None = None,
+    checks: dict[str, str] | None = None,
     each: Callable[[list[Fresh]], None] | None = None,
 ) -> list[Result]:
     """What each of the `found` files parsed to (see `collect`; `early`,
-    `held` and `each` as for `cache.parse_with_cache`)."""
+    `held`, `checks` and `each` as for `cache.parse_with_cache`)."""
     return parse_with_cache(
         found.names,
         found.stamps,
@@ -148,14 +154,20 @@ def read_articles(
         state_dir=config.state_dir if cache else None,
         early=early,
         held=held,
+        checks=checks,
         each=each,
     )
 
 
 def assemble(
-    found: FoundFiles, results: Sequence[Result], clock: datetime, config: Config
+    found: FoundFiles,
+    results: Sequence[Result],
+    clock: datetime,
+    config: Config,
+    checks: Mapping[str, str] | None = None,
 ) -> Collection:
-    """The articles and rejections of `read_articles` of the `found` files."""
+    """The articles and rejections of `read_articles` of the `found` files
+    (`checks` as it gave them)."""
     sources: list[str] = []
     payloads: list[Payload] = []
     digests: list[str] = []
@@ -182,7 +194,14 @@ def assemble(
     files = len(found.names) + len(found.rejected)
     reread = functools.partial(_reread, max_bytes=config.max_file_bytes)
     return Collection(
-        files, tuple(sources), tuple(payloads), tuple(digests), tuple(rejected), due, reread
+        files,
+        tuple(sources),
+        tuple(payloads),
+        tuple(digests),
+        tuple(rejected),
+        due,
+        dict(checks or {}),
+        reread,
     )
 
 

@@ -1,17 +1,22 @@
-"""Finding article files: the walk of the source directories, and when a file's
-size and modification time can be trusted to tell its versions apart.
+"""Article files as files: the walk of the source directories, when a file's
+size and modification time can be trusted to tell its versions apart, and,
+for when they cannot, reading a file's bytes and their digest.
 
-No file is read here: a build with nothing to do (see `build`) needs only this.
+A build with nothing to do (see `build`) needs only this: it reads no file
+but those whose stamps it cannot trust.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from aggregator.errors import SourceError
 from aggregator.model import Rejection
@@ -135,3 +140,54 @@ def _symlink_problem(path: Path, real_root: Path) -> str | None:
     if not target.is_file():
         return "symbolic link to something that is not a regular file"
     return None
+
+
+class FileBytes(NamedTuple):
+    """An article file as read: its bytes, and its modification time (ns since
+    the epoch) when it was opened."""
+
+    data: bytes
+    mtime_ns: int
+
+
+def read_file(path: Path | str, *, max_bytes: int) -> FileBytes:
+    """The bytes of an article file; `SourceError` when it cannot or must not be read.
+
+    One open and one fstat: opened without blocking, so a FIFO or device named
+    like an article is refused rather than waited on.
+    """
+    where = str(path)
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode):
+            raise SourceError(where, "not a regular file")
+        if status.st_size > max_bytes:
+            raise SourceError(
+                where, f"file is {status.st_size} bytes, over the {max_bytes}-byte limit"
+            )
+        chunks = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(handle, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(handle)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:
+        raise SourceError(where, f"file is over the {max_bytes}-byte limit")
+    return FileBytes(data, status.st_mtime_ns)
+
+
+def bytes_digest(data: bytes) -> str:
+    """A digest of a file's bytes, telling its versions apart where its size and
+    modification time may not."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

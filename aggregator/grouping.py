@@ -81,14 +81,16 @@ def collect_and_group(
     """
     elsewhere = config.jobs != 1 and len(found.names) >= GROUP_ELSEWHERE_FROM
     held: dict[str, Entry] = {}  # the cache's entries, kept as rows only when grouping elsewhere
+    checks: dict[str, str] = {}
     ahead = _GroupingAhead.start(config, found, clock, copies) if elsewhere else None
     if ahead is None:
-        parsed = read_articles(config, found, cache=True, held=held if elsewhere else None)
+        keep = held if elsewhere else None
+        parsed = read_articles(config, found, cache=True, held=keep, checks=checks)
     else:
-        parsed = ahead.read(held)
+        parsed = ahead.read(held, checks)
         if not ahead.covered_so_far():
             ahead = None  # some file is neither kept nor parsed early: group as below
-    collection = assemble(found, parsed, clock, config)
+    collection = assemble(found, parsed, clock, config, checks)
     inputs = functools.cache(
         functools.partial(merge_inputs, found.names, parsed, clock, config.drafts)
     )
@@ -182,17 +184,17 @@ class _GroupingAhead:
         ahead._steps = copies.start_each(ahead.works(), ahead._go)
         return ahead
 
-    def read(self, held: dict[str, Entry]) -> list[Result]:
+    def read(self, held: dict[str, Entry], checks: dict[str, str]) -> list[Result]:
         """Here: `read_articles` with the copy's help: taking the files it
         parsed early, or giving it the rows of every file as they are parsed."""
         config, found = self._config, self._found
         if self._go is None:
             unread = cast(Callable[[], list[Chunk]], self._steps[0].result)
-            chunks = self._changed.with_rechecked(unread)
-            return read_articles(config, found, cache=True, early=(self.early, chunks), held=held)
+            early = (self.early, self._changed.with_rechecked(unread))
+            return read_articles(config, found, cache=True, early=early, held=held, checks=checks)
         with RowWriter(config.state_dir, self._key) as writer:
             keep = functools.partial(_keep_rows, writer)
-            parsed = read_articles(config, found, cache=True, held=held, each=keep)
+            parsed = read_articles(config, found, cache=True, held=held, checks=checks, each=keep)
         if writer.written:
             self._go.give()
         else:

@@ -4,11 +4,14 @@ rendering of a feed whose content did not.
 Both decisions compare against the record of the last successful build
 (`state.LAST_BUILD`), which keeps:
 
-- `fingerprint`: a digest of every input of the build (the article files' paths,
+- `fingerprint`: a digest of every input of a build (the article files' paths,
   sizes and mtimes, the paths refused by the walk, the configuration, the
   options, the working directory, which rejections are named relative to, and
-  the aggregator's code and libraries; none while a file has not settled, see
-  `files.SETTLE_NS`). A build with the same fingerprint would publish the same
+  the aggregator's code and libraries). A file that had not settled (see
+  `files.SETTLE_NS`) counts by the digest of the bytes the build read, too:
+  its size and mtime might not tell that version from the next. The record
+  lists such files (`checked`), and the next build digests their bytes to
+  make its fingerprint (`current_checks`). A build with the same fingerprint would publish the same
   bytes, unless the clock reached `valid_until` (when an article refused as
   dated in the future comes due) or an output file was changed or removed
   since; otherwise `reusable_report` gives the last build's report (every feed
@@ -35,7 +38,7 @@ import hashlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator import fastyaml
 from aggregator.config import Config
-from aggregator.files import FoundFiles, settled_before
+from aggregator.errors import SourceError
+from aggregator.files import FoundFiles, bytes_digest, read_file, settled_before
 from aggregator.model import BuildReport, FeedResult, Ranked, Rejection, Story
 from aggregator.output import publish
 from aggregator.state import code_digest
@@ -98,15 +102,24 @@ def _normalized(project: str) -> str:
     return re.sub(r"[-_.]+", "_", project).lower()
 
 
-def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str | None:
+def input_fingerprint(
+    config: Config, options: object, found: FoundFiles, checks: Mapping[str, str]
+) -> str | None:
     """A digest of every input of a build (see the module docstring); `options` is
-    the build's options, a dataclass whose repr says all of it.
+    the build's options, a dataclass whose repr says all of it, and `checks`
+    the digests of the bytes of files (by path) whose stamps cannot be trusted.
 
-    None when a file has not settled (see `files.SETTLE_NS`): its size and mtime
-    might not tell this version from the next, so no later build may rely on them.
+    None when a file has not settled (see `files.SETTLE_NS`) and has no check:
+    its size and mtime might not tell this version from the next, so no later
+    build may rely on them.
     """
     settled = settled_before()
-    if any(stamp is None or stamp[1] >= settled for stamp in found.stamps):
+    unsettled = (
+        name
+        for name, stamp in zip(found.names, found.stamps, strict=True)
+        if stamp is None or stamp[1] >= settled
+    )
+    if any(name not in checks for name in unsettled):
         return None
     digest = hashlib.blake2b(digest_size=16)
     head = [_environment(), os.getcwd(), repr(config), repr(options), repr(found.rejected)]
@@ -115,7 +128,25 @@ def input_fingerprint(config: Config, options: object, found: FoundFiles) -> str
         f"{name}\t{stamp}" for name, stamp in zip(found.names, found.stamps, strict=True)
     )
     digest.update(listing.encode("utf-8", "surrogateescape"))
+    checked = "".join(f"\n{name}\t{check}" for name, check in sorted(checks.items()))
+    digest.update(checked.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
+
+
+def current_checks(checked: object, max_bytes: int) -> dict[str, str]:
+    """The digests of the bytes the files `checked` (the last build's record
+    of the files it read before they had settled) hold now, by path; a file
+    that cannot be read is left out."""
+    if not isinstance(checked, list):
+        return {}
+    checks = {}
+    for name in checked:
+        if isinstance(name, str):
+            try:
+                checks[name] = bytes_digest(read_file(name, max_bytes=max_bytes).data)
+            except SourceError:
+                continue
+    return checks
 
 
 def reusable_report(
@@ -145,6 +176,7 @@ def reusable_report(
 def build_record(
     report: BuildReport,
     fingerprint: str | None,
+    checked: Iterable[str],
     files: FileRecords,
     valid_until: datetime | None,
 ) -> dict[str, Any]:
@@ -154,6 +186,7 @@ def build_record(
     return {
         "articles": report.articles,
         "fingerprint": fingerprint,
+        "checked": sorted(checked),
         "valid_until": None if valid_until is None else valid_until.isoformat(),
         "report": summary,
         "files": files,

@@ -16,7 +16,6 @@ frames as they are, so their checksums are made on all cores too.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -27,8 +26,8 @@ from dataclasses import dataclass
 from aggregator import forking, frames
 from aggregator.compact import Payload, derive, digest, pack
 from aggregator.errors import SourceError
-from aggregator.files import settled_before
-from aggregator.sources import parse_article, read_file
+from aggregator.files import bytes_digest, read_file, settled_before
+from aggregator.sources import parse_article
 
 #: (cacheable, digest, payload, check): the payload is a packed article with
 #: what is derived from it (see `compact.Payload`) or the reason the file was
@@ -153,12 +152,6 @@ def parse_one(path: str, max_bytes: int) -> Parsed:
         return True, "", error.reason, check
     packed = pack(article)
     return True, digest(packed), (packed, derive(article)), check
-
-
-def bytes_digest(data: bytes) -> str:
-    """A digest of a file's bytes, telling its versions apart where its size and
-    modification time may not."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> bytes:

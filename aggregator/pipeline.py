@@ -375,14 +375,16 @@ def write_feeds(
     options: BuildOptions,
     clock: datetime,
     found: FoundFiles,
-    fingerprint: str | None,
+    fingerprint: Callable[[Mapping[str, str]], str | None],
     previous: Mapping[str, Any],
     *,
     retain: list[object] | None = None,
 ) -> BuildReport:
     """Read, plan, fetch if asked, and write; report what happened. Call under the
     build lock (see `build.run_build`, also for `retain`), with the files `found`,
-    the inputs' `fingerprint` and the previous build's record.
+    what gives the inputs' fingerprint given the checks of the files read before
+    they had settled (see `incremental.input_fingerprint`) and the previous
+    build's record.
 
     With `options.strict` and any rejected file, nothing is fetched or written. Story
     ids are kept in `config.state_dir` from one written build to the next.
@@ -439,9 +441,9 @@ def write_feeds(
         report.pruned = prune_feeds(orphans, config.output)
     due = collection.due
     valid_until = None if due is None else due - FUTURE_TOLERANCE
-    write_record(
-        config.state_dir, LAST_BUILD, build_record(report, fingerprint, files, valid_until)
-    )
+    checks = collection.checks
+    record = build_record(report, fingerprint(checks), checks, files, valid_until)
+    write_record(config.state_dir, LAST_BUILD, record)
     if retain is not None:
         retain.append((collection, grouping, ranking, publication, planned))
     return report

@@ -11,19 +11,18 @@ overwrite.
 from __future__ import annotations
 
 import math
-import os
 import re
-import stat
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from dateutil import parser as dateparser
 
 from aggregator import fastyaml
 from aggregator.errors import SourceError
+from aggregator.files import read_file
 from aggregator.model import Article, Image, Provider, Related
 from aggregator.text import is_http_url, is_one_line, one_line, shorten, xml_safe
 
@@ -67,51 +66,6 @@ class _ArticleLoader(_Loader):  # type: ignore[misc, valid-type]
 def read_article(path: Path, *, max_bytes: int) -> Article:
     """Read and validate one article file; raises `SourceError` naming the problem."""
     return parse_article(read_file(path, max_bytes=max_bytes).data, str(path))
-
-
-class FileBytes(NamedTuple):
-    """An article file as read: its bytes, and its modification time (ns since
-    the epoch) when it was opened."""
-
-    data: bytes
-    mtime_ns: int
-
-
-def read_file(path: Path | str, *, max_bytes: int) -> FileBytes:
-    """The bytes of an article file; `SourceError` when it cannot or must not be read.
-
-    One open and one fstat: opened without blocking, so a FIFO or device named
-    like an article is refused rather than waited on.
-    """
-    where = str(path)
-    try:
-        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
-    try:
-        status = os.fstat(handle)
-        if not stat.S_ISREG(status.st_mode):
-            raise SourceError(where, "not a regular file")
-        if status.st_size > max_bytes:
-            raise SourceError(
-                where, f"file is {status.st_size} bytes, over the {max_bytes}-byte limit"
-            )
-        chunks = []
-        left = max_bytes + 1
-        while left > 0:
-            chunk = os.read(handle, left)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    except OSError as exc:
-        raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
-    finally:
-        os.close(handle)
-    data = b"".join(chunks)
-    if len(data) > max_bytes:
-        raise SourceError(where, f"file is over the {max_bytes}-byte limit")
-    return FileBytes(data, status.st_mtime_ns)
 
 
 def parse_article(data: bytes, where: str) -> Article:
