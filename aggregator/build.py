@@ -10,7 +10,6 @@ only by a build that has work, which is most of what such a run would cost.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from datetime import datetime
 
 from aggregator.config import Config
 from aggregator.files import find_article_files
-from aggregator.incremental import current_checks, input_fingerprint, reusable_report
+from aggregator.incremental import InputFingerprint, current_checks, reusable_report
 from aggregator.lock import build_lock
 from aggregator.model import BuildReport
 from aggregator.output import remove_stale_temporaries
@@ -63,16 +62,16 @@ def run_build(
         previous = read_record(config.state_dir, LAST_BUILD) or {}
         # The progress display is not an input: leave it out of the fingerprint.
         inputs = dataclasses.replace(options, progress=None)
-        fingerprint = functools.partial(input_fingerprint, config, inputs, found)
+        fingerprint = InputFingerprint(config, inputs, found)
         checks = current_checks(previous.get("checked"), config.max_file_bytes)
-        reused = reusable_report(previous, fingerprint(checks), config=config, clock=clock)
+        reused = reusable_report(previous, fingerprint.of(checks), config=config, clock=clock)
         if reused is not None:  # same inputs as the last build: the same files
             reused.seconds = time.perf_counter() - started
             return reused
         from aggregator import pipeline  # only now: see the module docstring
 
         report = pipeline.write_feeds(
-            config, options, clock, found, fingerprint, previous, retain=retain
+            config, options, clock, found, fingerprint.of, previous, retain=retain
         )
     # Outside the lock: a slow hub must not hold up the next build.
     pipeline.announce(config, report)

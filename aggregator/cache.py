@@ -125,7 +125,7 @@ def parse_with_cache(
     elsewhere, they are not parsed here. `held`, if given, is filled with the
     entries the cache holds once brought up to date, and `checks` with the
     digests of the bytes read of the files that had not settled (by path: see
-    `incremental.input_fingerprint`). `each`, if given, is
+    `incremental.InputFingerprint`). `each`, if given, is
     called with the files of each chunk parsed as soon as it is (so while
     later ones are), as `Fresh` results.
     """

@@ -11,11 +11,12 @@ Both decisions compare against the record of the last successful build
   `files.SETTLE_NS`) counts by the digest of the bytes the build read, too:
   its size and mtime might not tell that version from the next. The record
   lists such files (`checked`), and the next build digests their bytes to
-  make its fingerprint (`current_checks`). A build with the same fingerprint would publish the same
-  bytes, unless the clock reached `valid_until` (when an article refused as
-  dated in the future comes due) or an output file was changed or removed
-  since; otherwise `reusable_report` gives the last build's report (every feed
-  unchanged) and the build writes nothing.
+  make its fingerprint (`current_checks`, `InputFingerprint`). A build with
+  the same fingerprint would publish the same bytes, unless the clock reached
+  `valid_until` (when an article refused as dated in the future comes due) or
+  an output file was changed or removed since; otherwise `reusable_report`
+  gives the last build's report (every feed unchanged) and the build writes
+  nothing.
 - `files`: for each output file, a digest of everything its bytes depend on (the
   feed's `FeedSpec`, with each article by a digest of it, and the renderer's
   code and libraries) and its size and mtime as written. A file whose digest is
@@ -102,35 +103,41 @@ def _normalized(project: str) -> str:
     return re.sub(r"[-_.]+", "_", project).lower()
 
 
-def input_fingerprint(
-    config: Config, options: object, found: FoundFiles, checks: Mapping[str, str]
-) -> str | None:
-    """A digest of every input of a build (see the module docstring); `options` is
-    the build's options, a dataclass whose repr says all of it, and `checks`
-    the digests of the bytes of files (by path) whose stamps cannot be trusted.
+class InputFingerprint:
+    """The digest of every input of a build (see the module docstring), made
+    once from what the walk found (`found`), the configuration and `options`
+    (the build's options, a dataclass whose repr says all of it), and then
+    finished (`of`) with the digests of the bytes of the files whose stamps
+    cannot be trusted: before the build, of the files as they are now
+    (`current_checks`); after it, as it read them."""
 
-    None when a file has not settled (see `files.SETTLE_NS`) and has no check:
-    its size and mtime might not tell this version from the next, so no later
-    build may rely on them.
-    """
-    settled = settled_before()
-    unsettled = (
-        name
-        for name, stamp in zip(found.names, found.stamps, strict=True)
-        if stamp is None or stamp[1] >= settled
-    )
-    if any(name not in checks for name in unsettled):
-        return None
-    digest = hashlib.blake2b(digest_size=16)
-    head = [_environment(), os.getcwd(), repr(config), repr(options), repr(found.rejected)]
-    digest.update(repr(head).encode("utf-8", "surrogateescape"))
-    listing = "\n".join(
-        f"{name}\t{stamp}" for name, stamp in zip(found.names, found.stamps, strict=True)
-    )
-    digest.update(listing.encode("utf-8", "surrogateescape"))
-    checked = "".join(f"\n{name}\t{check}" for name, check in sorted(checks.items()))
-    digest.update(checked.encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    def __init__(self, config: Config, options: object, found: FoundFiles) -> None:
+        self._digest = hashlib.blake2b(digest_size=16)
+        head = [_environment(), os.getcwd(), repr(config), repr(options), repr(found.rejected)]
+        self._digest.update(repr(head).encode("utf-8", "surrogateescape"))
+        stamps = zip(found.names, found.stamps, strict=True)
+        listing = "\n".join(f"{name}\t{stamp}" for name, stamp in stamps)
+        self._digest.update(listing.encode("utf-8", "surrogateescape"))
+        settled = settled_before()
+        stamps = zip(found.names, found.stamps, strict=True)
+        # The files that may not have settled by the time `of` is asked.
+        self._recent = [
+            (name, stamp) for name, stamp in stamps if stamp is None or stamp[1] >= settled
+        ]
+
+    def of(self, checks: Mapping[str, str]) -> str | None:
+        """The fingerprint, given the digests of the bytes of files (by path);
+        None when a file has not settled (see `files.SETTLE_NS`) and has no
+        digest: its size and mtime might not tell this version from the next,
+        so no later build may rely on them."""
+        settled = settled_before()
+        recent = (name for name, stamp in self._recent if stamp is None or stamp[1] >= settled)
+        if any(name not in checks for name in recent):
+            return None
+        digest = self._digest.copy()
+        checked = "".join(f"\n{name}\t{check}" for name, check in sorted(checks.items()))
+        digest.update(checked.encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
 
 
 def current_checks(checked: object, max_bytes: int) -> dict[str, str]:

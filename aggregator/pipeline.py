@@ -383,7 +383,7 @@ def write_feeds(
     """Read, plan, fetch if asked, and write; report what happened. Call under the
     build lock (see `build.run_build`, also for `retain`), with the files `found`,
     what gives the inputs' fingerprint given the checks of the files read before
-    they had settled (see `incremental.input_fingerprint`) and the previous
+    they had settled (see `incremental.InputFingerprint`) and the previous
     build's record.
 
     With `options.strict` and any rejected file, nothing is fetched or written. Story

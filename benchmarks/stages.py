@@ -38,7 +38,7 @@ from typing import Any
 #: (module, function or Class.method) of each stage, as the caller finds it.
 STAGES = (
     ("aggregator.build", "find_article_files"),
-    ("aggregator.build", "input_fingerprint"),
+    ("aggregator.build", "InputFingerprint"),
     ("aggregator.pipeline", "collect_and_group"),
     ("aggregator.grouping", "read_articles"),
     ("aggregator.grouping", "assemble"),
