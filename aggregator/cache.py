@@ -258,11 +258,15 @@ def changed_files(
     *,
     max_bytes: int,
 ) -> Changed:
-    """The files changed since the cache was written (`changed_since_cache`),
-    known before it is read; those the last build kept as unsettled (see the
-    module docstring) with the same stamp and the same bytes are rechecked."""
+    """The files changed since the cache was written (`changed_since_cache`)
+    and those the last build kept as unsettled (see the module docstring),
+    known before the cache is read; those kept with the same stamp and the
+    same bytes are rechecked."""
     changed = changed_since_cache(state_dir, stamps)
-    kept = load_unsettled(state_dir, key) if changed else {}
+    kept = load_unsettled(state_dir, key)
+    if kept:  # as well when the cache was written long after they were read
+        among = set(changed)
+        changed.extend(at for at, name in enumerate(names) if name in kept and at not in among)
     rechecked: list[int] = []
     results: list[Parsed] = []
     unread: list[int] = []

@@ -309,6 +309,21 @@ def test_files_that_have_not_settled_are_checked_by_their_bytes_not_parsed_again
     assert not (config.state_dir / cache.UNSETTLED_NAME).exists()
 
 
+def test_an_unsettled_file_is_rechecked_however_long_after_the_cache_was_written(
+    config: Config, three: list[Path], parsed_paths: list[str]
+) -> None:
+    """As when writing a whole new cache took longer than `EARLY_MARGIN_NS`:
+    the file does not look changed since the cache was written."""
+    three[0].write_text(three[0].read_text().replace("Alpha", "Delta"))  # mtime: now
+    first = cached_collect(config)
+    later = time.time_ns() + 60 * 10**9
+    os.utime(config.state_dir / CACHE_NAME, ns=(later, later))
+    assert cache.changed_since_cache(config.state_dir, [(1, time.time_ns())]) == []
+    parsed_paths.clear()
+    assert cached_collect(config) == first
+    assert parsed_paths == []
+
+
 def test_an_edit_that_keeps_the_size_and_mtime_of_an_unsettled_file_is_seen(
     config: Config, three: list[Path], parsed_paths: list[str]
 ) -> None:
