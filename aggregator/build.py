@@ -17,7 +17,7 @@ from datetime import datetime
 
 from aggregator.config import Config
 from aggregator.files import find_article_files
-from aggregator.incremental import InputFingerprint, current_checks, reusable_report
+from aggregator.incremental import InputFingerprint, reusable_report
 from aggregator.lock import build_lock
 from aggregator.model import BuildReport
 from aggregator.output import remove_stale_temporaries
@@ -63,8 +63,8 @@ def run_build(
         # The progress display is not an input: leave it out of the fingerprint.
         inputs = dataclasses.replace(options, progress=None)
         fingerprint = InputFingerprint(config, inputs, found)
-        checks = current_checks(previous.get("checked"), config.max_file_bytes)
-        reused = reusable_report(previous, fingerprint.of(checks), config=config, clock=clock)
+        now = fingerprint.current(previous.get("checked"), config.max_file_bytes)
+        reused = reusable_report(previous, now, config=config, clock=clock)
         if reused is not None:  # same inputs as the last build: the same files
             reused.seconds = time.perf_counter() - started
             return reused

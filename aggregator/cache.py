@@ -264,7 +264,7 @@ def changed_files(
     same bytes are rechecked."""
     changed = changed_since_cache(state_dir, stamps)
     kept = load_unsettled(state_dir, key)
-    if kept:  # as well when the cache was written long after they were read
+    if kept.keys() - {names[at] for at in changed}:  # the cache written long after they were read
         among = set(changed)
         changed.extend(at for at, name in enumerate(names) if name in kept and at not in among)
     rechecked: list[int] = []

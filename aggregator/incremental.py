@@ -11,7 +11,7 @@ Both decisions compare against the record of the last successful build
   `files.SETTLE_NS`) counts by the digest of the bytes the build read, too:
   its size and mtime might not tell that version from the next. The record
   lists such files (`checked`), and the next build digests their bytes to
-  make its fingerprint (`current_checks`, `InputFingerprint`). A build with
+  make its fingerprint (`InputFingerprint.current`). A build with
   the same fingerprint would publish the same bytes, unless the clock reached
   `valid_until` (when an article refused as dated in the future comes due) or
   an output file was changed or removed since; otherwise `reusable_report`
@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import marshal
 import os
 import re
 import sys
@@ -104,20 +105,17 @@ def _normalized(project: str) -> str:
 
 
 class InputFingerprint:
-    """The digest of every input of a build (see the module docstring), made
-    once from what the walk found (`found`), the configuration and `options`
-    (the build's options, a dataclass whose repr says all of it), and then
-    finished (`of`) with the digests of the bytes of the files whose stamps
-    cannot be trusted: before the build, of the files as they are now
-    (`current_checks`); after it, as it read them."""
+    """The digest of every input of a build (see the module docstring): of
+    what the walk found (`found`), the configuration and `options` (the
+    build's options, a dataclass whose repr says all of it), finished (`of`)
+    with the digests of the bytes of the files whose stamps cannot be trusted:
+    before the build, of the files as they are now (`current`); after
+    it, as it read them (`of`)."""
 
     def __init__(self, config: Config, options: object, found: FoundFiles) -> None:
-        self._digest = hashlib.blake2b(digest_size=16)
-        head = [_environment(), os.getcwd(), repr(config), repr(options), repr(found.rejected)]
-        self._digest.update(repr(head).encode("utf-8", "surrogateescape"))
-        stamps = zip(found.names, found.stamps, strict=True)
-        listing = "\n".join(f"{name}\t{stamp}" for name, stamp in stamps)
-        self._digest.update(listing.encode("utf-8", "surrogateescape"))
+        self._config = config
+        self._options = options
+        self._found = found
         settled = settled_before()
         stamps = zip(found.names, found.stamps, strict=True)
         # The files that may not have settled by the time `of` is asked.
@@ -130,30 +128,53 @@ class InputFingerprint:
         None when a file has not settled (see `files.SETTLE_NS`) and has no
         digest: its size and mtime might not tell this version from the next,
         so no later build may rely on them."""
-        settled = settled_before()
-        recent = (name for name, stamp in self._recent if stamp is None or stamp[1] >= settled)
-        if any(name not in checks for name in recent):
+        if not self._unsettled() <= checks.keys():
             return None
-        digest = self._digest.copy()
+        digest = self._listing.copy()
         checked = "".join(f"\n{name}\t{check}" for name, check in sorted(checks.items()))
         digest.update(checked.encode("utf-8", "surrogateescape"))
         return digest.hexdigest()
 
-
-def current_checks(checked: object, max_bytes: int) -> dict[str, str]:
-    """The digests of the bytes the files `checked` (the last build's record
-    of the files it read before they had settled) hold now, by path; a file
-    that cannot be read is left out."""
-    if not isinstance(checked, list):
-        return {}
-    checks = {}
-    for name in checked:
-        if isinstance(name, str):
+    def current(self, checked: object, max_bytes: int) -> str | None:
+        """The fingerprint of the files as they are now, given the files the
+        last build listed as `checked` (see the module docstring): their bytes
+        are digested again, unless some other file has not settled (then it is
+        None anyway)."""
+        listed = checked if isinstance(checked, list) else []
+        names = {name for name in listed if isinstance(name, str)}
+        if not self._unsettled() <= names:
+            return None
+        checks = {}
+        for name in names:
             try:
                 checks[name] = bytes_digest(read_file(name, max_bytes=max_bytes).data)
-            except SourceError:
+            except SourceError:  # gone, say: the fingerprint differs
                 continue
-    return checks
+        return self.of(checks)
+
+    def _unsettled(self) -> set[str]:
+        """The files that have not settled yet."""
+        settled = settled_before()
+        return {name for name, stamp in self._recent if stamp is None or stamp[1] >= settled}
+
+    @functools.cached_property
+    def _listing(self) -> hashlib.blake2b:
+        """The digest of all but the checks (made once, when first needed)."""
+        found = self._found
+        digest = hashlib.blake2b(digest_size=16)
+        head = [
+            _environment(),
+            sys.version,  # which `marshal` writes the stamps
+            os.getcwd(),
+            repr(self._config),
+            repr(self._options),
+            repr(found.rejected),
+        ]
+        digest.update(repr(head).encode("utf-8", "surrogateescape"))
+        # Paths hold no NUL; `marshal` writes the tuple of stamps in one go.
+        digest.update("\0".join(found.names).encode("utf-8", "surrogateescape"))
+        digest.update(marshal.dumps(found.stamps))
+        return digest
 
 
 def reusable_report(

@@ -17,8 +17,9 @@ from aggregator import grouping, pipeline, titlepairs
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, SiteConfig
 from aggregator.feedspec import FeedSpec, Format
-from aggregator.incremental import LIBRARIES, installed_versions, reusable_report
-from aggregator.model import BuildReport
+from aggregator.files import FoundFiles
+from aggregator.incremental import LIBRARIES, InputFingerprint, installed_versions, reusable_report
+from aggregator.model import BuildReport, Rejection
 from aggregator.state import LAST_BUILD, STORY_IDS_FILE, TITLE_PAIRS_FILE
 from tests.conftest import NOW, WriteArticle
 
@@ -428,3 +429,35 @@ def test_library_versions_come_from_the_first_metadata_directory_on_the_path(
         "feedgen 7.0",
         "lxml ?",
     ]
+
+
+def test_the_fingerprint_differs_with_every_input() -> None:
+    old = 10**18  # long settled
+    found = FoundFiles(("a.txt", "b.txt"), (), ((10, old), (20, old)))
+
+    def of(
+        found: FoundFiles, config: Config | None = None, checks: dict[str, str] | None = None
+    ) -> str | None:
+        return InputFingerprint(config or Config(), "options", found).of(checks or {})
+
+    base = of(found)
+    assert base is not None and of(found) == base
+    others = [
+        of(FoundFiles(("a.txt", "c.txt"), (), found.stamps)),
+        of(FoundFiles(("a.txt\0b.txt",), (), ((10, old),))),
+        of(FoundFiles(found.names, (), ((10, old), (21, old)))),
+        of(FoundFiles(found.names, (), ((10, old), (20, old + 1)))),
+        of(FoundFiles(found.names, (), ((10, old), None))),
+        of(FoundFiles(found.names, (Rejection("c.txt", "why"),), found.stamps)),
+        of(found, dataclasses.replace(Config(), jobs=3)),
+        of(found, checks={"a.txt": "0" * 32}),
+    ]
+    assert base not in others and len(set(others)) == len(others)
+
+
+def test_a_file_not_settled_needs_a_check_for_a_fingerprint() -> None:
+    now = 2 * 10**18  # in the future: not settled
+    found = FoundFiles(("a.txt", "b.txt"), (), ((10, 1), (20, now)))
+    fingerprint = InputFingerprint(Config(), "options", found)
+    assert fingerprint.of({}) is None and fingerprint.of({"a.txt": "0" * 32}) is None
+    assert fingerprint.of({"b.txt": "0" * 32}) is not None
