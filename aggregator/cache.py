@@ -49,6 +49,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from aggregator import __version__, fastyaml, frames
 from aggregator.compact import LAYOUT, Payload, is_packed
@@ -390,25 +391,34 @@ def save_cache(state_dir: Path, key: str, parts: Sequence[tuple[Index, Chunk]]) 
     """Replace the cache with a snapshot of `parts` (see the module docstring),
     atomically; a failure is logged, not raised. Call only under the build lock
     (see `lock`)."""
-    path = state_dir / CACHE_NAME
-    for leftover in state_dir.glob(f".{CACHE_NAME}.*"):  # from a build that was killed
+
+    def write(stream: IO[bytes]) -> None:
+        stream.write(_header(key))
+        frames.write(stream, pickle.dumps(len(parts), protocol=pickle.HIGHEST_PROTOCOL))
+        for index, chunk in parts:
+            frames.write(stream, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+            if chunk.pickled is None:
+                results = pickle.dumps(chunk.results, protocol=pickle.HIGHEST_PROTOCOL)
+                frames.write(stream, results)
+            else:  # framed by the worker
+                stream.write(chunk.pickled)
+
+    _replace(state_dir / CACHE_NAME, write, "the parse cache")
+
+
+def _replace(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
+    """Make the file at `path` hold what `write` writes, atomically; a failure
+    is logged (as a failure to store `what`), not raised."""
+    for leftover in path.parent.glob(f".{path.name}.*"):  # from a build that was killed
         leftover.unlink(missing_ok=True)
     temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{CACHE_NAME}.")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(handle, "wb") as stream:
-            stream.write(_header(key))
-            frames.write(stream, pickle.dumps(len(parts), protocol=pickle.HIGHEST_PROTOCOL))
-            for index, chunk in parts:
-                frames.write(stream, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
-                if chunk.pickled is None:
-                    results = pickle.dumps(chunk.results, protocol=pickle.HIGHEST_PROTOCOL)
-                    frames.write(stream, results)
-                else:  # framed by the worker
-                    stream.write(chunk.pickled)
+            write(stream)
         os.replace(temporary, path)
     except OSError as exc:
-        log.warning("%s: cannot store the parse cache (%s)", path, exc.strerror or exc)
+        log.warning("%s: cannot store %s (%s)", path, what, exc.strerror or exc)
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
 
@@ -461,18 +471,7 @@ def save_unsettled(state_dir: Path, key: str, entries: Mapping[str, Unsettled]) 
         path.unlink(missing_ok=True)
         return
     data = _header(key) + frames.frame(pickle.dumps(dict(entries), pickle.HIGHEST_PROTOCOL))
-    for leftover in state_dir.glob(f".{UNSETTLED_NAME}.*"):  # from a build that was killed
-        leftover.unlink(missing_ok=True)
-    temporary = None
-    try:
-        handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{UNSETTLED_NAME}.")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except OSError as exc:
-        log.warning("%s: cannot store (%s)", path, exc.strerror or exc)
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
+    _replace(path, lambda stream: stream.write(data), "the files not settled")
 
 
 def cache_usable(state_dir: Path, key: str) -> bool:
