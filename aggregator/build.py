@@ -21,7 +21,7 @@ from aggregator.incremental import InputFingerprint, reusable_report
 from aggregator.lock import build_lock
 from aggregator.model import BuildReport
 from aggregator.output import remove_stale_temporaries
-from aggregator.state import LAST_BUILD, read_record
+from aggregator.state import LAST_BUILD, read_record, write_record
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ def run_build(
         now = fingerprint.current(previous.get("checked"), config.max_file_bytes)
         reused = reusable_report(previous, now, config=config, clock=clock)
         if reused is not None:  # same inputs as the last build: the same files
+            settled = fingerprint.settled(previous)
+            if settled is not None:  # the next build need not read its checked files
+                write_record(config.state_dir, LAST_BUILD, settled)
             reused.seconds = time.perf_counter() - started
             return reused
         from aggregator import pipeline  # only now: see the module docstring

@@ -152,6 +152,16 @@ class InputFingerprint:
                 continue
         return self.of(checks)
 
+    def settled(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """`record` (of the last build, whose fingerprint `current` matched),
+        counting the files it checked by their stamps alone, once every file
+        has settled: their bytes are those it read (the fingerprint says so),
+        and their stamps now tell any later version apart. None when it
+        checked none, or some file has not settled."""
+        if not record.get("checked") or self._unsettled():
+            return None
+        return {**record, "fingerprint": self.of({}), "checked": []}
+
     def _unsettled(self) -> set[str]:
         """The files that have not settled yet."""
         settled = settled_before()
@@ -171,9 +181,11 @@ class InputFingerprint:
             repr(found.rejected),
         ]
         digest.update(repr(head).encode("utf-8", "surrogateescape"))
-        # Paths hold no NUL; `marshal` writes the tuple of stamps in one go.
+        # Paths hold no NUL; `marshal` writes the tuple of stamps in one go, in
+        # its version 2: later versions write an object met twice as a
+        # reference to it, so equal stamps shared otherwise gave other bytes.
         digest.update("\0".join(found.names).encode("utf-8", "surrogateescape"))
-        digest.update(marshal.dumps(found.stamps))
+        digest.update(marshal.dumps(found.stamps, 2))
         return digest
 
 

@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from aggregator import grouping, pipeline, titlepairs
+from aggregator import files, grouping, incremental, pipeline, titlepairs
 from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config, SiteConfig
 from aggregator.feedspec import FeedSpec, Format
@@ -370,6 +371,8 @@ def test_a_build_right_after_an_edit_relies_on_the_bytes_it_read(
     report = run_build(config, BuildOptions(), NOW)
     assert calls == [] and not any(f.changed for f in report.feeds)
     assert outputs(config) == before
+    record = json.loads((config.state_dir / LAST_BUILD).read_text())
+    assert record["checked"] == [str(path)]  # not settled yet: read again next time
     stamp = path.stat()
     path.write_text(path.read_text().replace("Story no. 1", "Story No. 1"))  # the same size
     os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # within the same tick
@@ -380,6 +383,29 @@ def test_a_build_right_after_an_edit_relies_on_the_bytes_it_read(
     run_build(config, BuildOptions(), NOW)
     assert len(calls) == 2
     assert json.loads((config.state_dir / LAST_BUILD).read_text())["checked"] == []
+
+
+@pytest.mark.usefixtures("sample")
+def test_files_checked_by_their_bytes_are_trusted_by_their_stamps_once_settled(
+    config: Config, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build with nothing to do, once every file has settled, records them by
+    their stamps alone, so that the builds after it read no file."""
+    path = corpus / "a1.txt"
+    path.write_text(path.read_text().replace("Story number 1", "Story no. 1"))  # mtime: now
+    run_build(config, BuildOptions(), NOW)
+    later = time.time_ns() + 60 * 10**9
+    monkeypatch.setattr(incremental, "settled_before", lambda: later - files.SETTLE_NS)
+    read: list[object] = []
+    real = incremental.read_file
+    monkeypatch.setattr(incremental, "read_file", lambda *a, **k: read.append(a) or real(*a, **k))
+    before = outputs(config)
+    run_build(config, BuildOptions(), NOW)  # nothing to do: its bytes are those read
+    assert len(read) == 1
+    assert json.loads((config.state_dir / LAST_BUILD).read_text())["checked"] == []
+    report = run_build(config, BuildOptions(), NOW)
+    assert len(read) == 1 and not any(f.changed for f in report.feeds)
+    assert outputs(config) == before
 
 
 def test_grouping_refuses_similar_titles_searched_for_other_titles(
@@ -442,6 +468,11 @@ def test_the_fingerprint_differs_with_every_input() -> None:
 
     base = of(found)
     assert base is not None and of(found) == base
+    shared = [(10, old)] * 2  # equal stamps, one object: the same fingerprint
+    assert of(FoundFiles(found.names, (), (shared[0], (20, old)))) == base
+    assert of(FoundFiles(("a.txt", "c.txt"), (), tuple(shared))) == of(
+        FoundFiles(("a.txt", "c.txt"), (), ((10, old), (int("10"), old)))
+    )
     others = [
         of(FoundFiles(("a.txt", "c.txt"), (), found.stamps)),
         of(FoundFiles(("a.txt\0b.txt",), (), ((10, old),))),
