@@ -107,10 +107,9 @@ def _normalized(project: str) -> str:
 class InputFingerprint:
     """The digest of every input of a build (see the module docstring): of
     what the walk found (`found`), the configuration and `options` (the
-    build's options, a dataclass whose repr says all of it), finished (`of`)
-    with the digests of the bytes of the files whose stamps cannot be trusted:
-    before the build, of the files as they are now (`current`); after
-    it, as it read them (`of`)."""
+    build's options, a dataclass whose repr says all of it), finished with
+    the digests of the bytes of the files whose stamps cannot be trusted: as
+    they are before the build (`current`), as it read them after (`of`)."""
 
     def __init__(self, config: Config, options: object, found: FoundFiles) -> None:
         self._config = config
