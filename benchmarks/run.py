@@ -23,7 +23,12 @@ Scenarios, each measured by measure.py as the median of ``--runs`` fresh runs:
   final corpus (into ``feeds-cold/``, untimed) that starts from the story ids
   the last run started from, and nothing else (ids carry history by design: a
   story keeps its id when its first copy goes): the same bytes, file for file,
-  or the script fails.
+  or the script fails;
+- ``hugo again``: Hugo as at first, after all the aggregator's runs. The VM's
+  speed drifts within the hour (Hugo's median moved 7% between two runs of this
+  script twenty minutes apart), so the script ends with the ratio of each
+  scenario to Hugo's median over both blocks, which bracket the others in
+  time; the lines printed as the scenarios run compare with the first block.
 
 The aggregator command is a template; ``{python}`` (this interpreter),
 ``{source}``, ``{out}`` and ``{state}`` are filled in per argument after
@@ -93,6 +98,22 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def bracketed(measured: list[tuple[str, Result]], first: Result, again: Result) -> list[str]:
+    """Lines giving each measured scenario's wall time and peak RSS as a ratio of
+    Hugo's medians over both blocks of its runs (`first` and `again`)."""
+    hugo = Result(first.runs + again.runs)
+    lines = [
+        f"against hugo's median of {len(hugo.runs)} runs, before and after the others: "
+        f"wall {hugo.wall_s:.2f} s, peak RSS {hugo.max_rss_mib:.0f} MiB"
+    ]
+    lines.extend(
+        f"  {name:<12} {result.wall_s / hugo.wall_s:.3f}x wall, "
+        f"{result.max_rss_mib / hugo.max_rss_mib:.2f}x RSS"
+        for name, result in measured
+    )
+    return lines
+
+
 def _report(name: str, result: Result, reference: Result | None) -> dict[str, object]:
     versus = ""
     if reference is not None:
@@ -136,14 +157,19 @@ def main(argv: list[str] | None = None) -> int:
         path.read_bytes()
 
     results = [_report("baseline", measure(["true"], args.runs), None)]
+    measured: list[tuple[str, Result]] = []  # what is compared with Hugo
     hugo: Result | None = None
     if not args.skip_hugo:
         site, public = prepare_site(corpus, work / "hugo"), work / "hugo" / "public"
-        hugo = measure(
-            hugo_command(site, public),
-            args.runs,
-            before=lambda _: shutil.rmtree(public, ignore_errors=True),
-        )
+
+        def measure_hugo() -> Result:
+            return measure(
+                hugo_command(site, public),
+                args.runs,
+                before=lambda _: shutil.rmtree(public, ignore_errors=True),
+            )
+
+        hugo = measure_hugo()
         results.append(_report("hugo", hugo, None))
         checked = verify(corpus, public)
         if checked.problems:
@@ -159,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             before=lambda _: shutil.rmtree(plain_out, ignore_errors=True),
         )
         results.append(_report("plain", plain, hugo))
+        measured.append(("plain", plain))
 
     if not args.skip_aggregator:
         fields = {"python": sys.executable, "source": corpus, "out": feeds, "state": state}
@@ -184,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, before in (("cold", empty_outputs), ("no-change", None), ("mutate 1%", mutate)):
             result = measure(command, args.runs, before=before, cwd=work, env=env)
             results.append(_report(name, result, hugo))
+            measured.append((name, result))
 
         # What a rebuild promises: the bytes a cold build of the same files makes,
         # given the same story ids from before (ids carry history by design).
@@ -199,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         files = sum(1 for path in feeds.rglob("*") if path.is_file())
         print(f"{'':<12} rebuilt output: byte for byte a cold build's ({files} files)", flush=True)
+
+    if hugo is not None and measured:
+        again = measure_hugo()
+        results.append(_report("hugo again", again, None))
+        print(*bracketed(measured, hugo, again), sep="\n", flush=True)
 
     (work / "results.json").write_text(
         json.dumps({"machine": machine, "results": results}, indent=2) + "\n", encoding="utf-8"

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from run import differing_files  # noqa: E402  (a script's module, found above)
+from measure import Result, Run  # noqa: E402  (a script's module, found above)
+from run import bracketed, differing_files  # noqa: E402
 
 
 def _run(*args: str | Path, cwd: Path) -> str:
@@ -79,3 +80,14 @@ def test_trees_compared_name_each_file_that_differs_or_is_in_one_only(tmp_path: 
     (other / "topics" / "a.rss").write_bytes(b"samE")
     (one / "topics" / "b.json").write_bytes(b"")
     assert differing_files(one, other) == ["topics/a.rss", "topics/b.json"]
+
+
+def test_ratios_are_to_hugos_median_over_both_blocks_of_runs() -> None:
+    def result(*walls: float) -> Result:
+        return Result(tuple(Run(wall, wall, 1024 * 100) for wall in walls))
+
+    first, again = result(30.0, 28.0, 29.0), result(26.0, 27.0, 25.0)  # median 27.5 s
+    lines = bracketed([("cold", result(13.75)), ("mutate 1%", result(2.75))], first, again)
+    assert lines[0].startswith("against hugo's median of 6 runs") and "wall 27.50 s" in lines[0]
+    assert lines[1].split() == ["cold", "0.500x", "wall,", "1.00x", "RSS"]
+    assert lines[2].split()[:3] == ["mutate", "1%", "0.100x"]
