@@ -53,8 +53,7 @@ from typing import IO
 
 from aggregator import __version__, fastyaml, frames
 from aggregator.compact import LAYOUT, Payload, is_packed
-from aggregator.errors import SourceError
-from aggregator.files import SETTLE_NS, FileStamp, bytes_digest, read_file, settled_before
+from aggregator.files import SETTLE_NS, FileStamp, file_digest, settled_before
 from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks
 from aggregator.sources import PARSER_VERSION
 from aggregator.state import code_digest
@@ -276,21 +275,13 @@ def changed_files(
         if (
             entry is not None
             and (entry[0], entry[1]) == stamps[at]
-            and _holds_bytes(names[at], entry[2], max_bytes)
+            and file_digest(names[at], max_bytes=max_bytes) == entry[2]
         ):
             rechecked.append(at)
             results.append((True, entry[3], entry[4], entry[2]))
         else:
             unread.append(at)
     return Changed(rechecked, Chunk(results), unread)
-
-
-def _holds_bytes(path: str, check: str, max_bytes: int) -> bool:
-    """True when the file at `path` holds bytes of digest `check`."""
-    try:
-        return bytes_digest(read_file(path, max_bytes=max_bytes).data) == check
-    except SourceError:
-        return False
 
 
 #: Which file each result of a snapshot part is: (path, size, mtime_ns), or None

@@ -191,3 +191,12 @@ def bytes_digest(data: bytes) -> str:
     """A digest of a file's bytes, telling its versions apart where its size and
     modification time may not."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def file_digest(path: str, *, max_bytes: int) -> str | None:
+    """`bytes_digest` of what the file at `path` holds now; None when it cannot
+    be read as an article file (see `read_file`)."""
+    try:
+        return bytes_digest(read_file(path, max_bytes=max_bytes).data)
+    except SourceError:
+        return None

@@ -48,8 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator import fastyaml
 from aggregator.config import Config
-from aggregator.errors import SourceError
-from aggregator.files import FoundFiles, bytes_digest, read_file, settled_before
+from aggregator.files import FoundFiles, file_digest, settled_before
 from aggregator.model import BuildReport, FeedResult, Ranked, Rejection, Story
 from aggregator.output import publish
 from aggregator.state import code_digest
@@ -143,13 +142,9 @@ class InputFingerprint:
         names = {name for name in listed if isinstance(name, str)}
         if not self._unsettled() <= names:
             return None
-        checks = {}
-        for name in names:
-            try:
-                checks[name] = bytes_digest(read_file(name, max_bytes=max_bytes).data)
-            except SourceError:  # gone, say: the fingerprint differs
-                continue
-        return self.of(checks)
+        digests = {name: file_digest(name, max_bytes=max_bytes) for name in names}
+        # A file that cannot be read (gone, say) is left out: the fingerprint differs.
+        return self.of({name: check for name, check in digests.items() if check is not None})
 
     def settled(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
         """`record` (of the last build, whose fingerprint `current` matched),

@@ -397,8 +397,8 @@ def test_files_checked_by_their_bytes_are_trusted_by_their_stamps_once_settled(
     later = time.time_ns() + 60 * 10**9
     monkeypatch.setattr(incremental, "settled_before", lambda: later - files.SETTLE_NS)
     read: list[object] = []
-    real = incremental.read_file
-    monkeypatch.setattr(incremental, "read_file", lambda *a, **k: read.append(a) or real(*a, **k))
+    real = files.read_file
+    monkeypatch.setattr(files, "read_file", lambda *a, **k: read.append(a) or real(*a, **k))
     before = outputs(config)
     run_build(config, BuildOptions(), NOW)  # nothing to do: its bytes are those read
     assert len(read) == 1
