@@ -1,9 +1,9 @@
 """Work done by a copy of this process, made with `fork`, while this one goes on.
 
 A copy shares everything already in memory, so nothing is sent to it; it hands
-back only its results, each pickled into a temporary file as soon as it is made
-(a copy may make two, the second from the first: `Copies.start_then`, or
-several in turn: `Copies.start_each`), and says so on a pipe. Copies are made
+back only its results, each pickled onto the end of a temporary file as soon as
+it is made (a copy may make two, the second from the first: `Copies.start_then`,
+or several in turn: `Copies.start_each`), and says where it ends on a pipe. Copies are made
 only where `fork` exists (POSIX) and while this process runs no other thread: a
 copy would inherit locks held by threads that do not exist in it. A copy that
 fails has its work done here instead, when its result is asked for, so a
@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import pickle
 import signal
+import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Generic, TypeVar, cast
+from typing import IO, Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -34,32 +36,33 @@ def can_fork() -> bool:
 
 
 class _Copy:
-    """A running copy: it writes each of its results to a file of its own, in
-    order, and says so on a pipe (one byte each), then exits."""
+    """A running copy: it appends each of its results to a file, in order, and
+    tells where each ends on a pipe, then exits."""
 
-    def __init__(self, pid: int, ready: int, outputs: Sequence[IO[bytes]]) -> None:
+    def __init__(self, pid: int, ready: int, output: IO[bytes], results: int) -> None:
         self.pid: int | None = pid
         self._ready = ready
-        self._outputs = outputs
-        self._told = 0  # results the copy said it wrote
+        self._output = output
+        self._results = results
+        self._ends = [0]  # where each result told of ends in the file, after a 0
         self._ended = False  # the pipe closed: the copy said all it will
 
     def receive(self, index: int) -> tuple[bool, object]:
         """(True, the result numbered `index`) once the copy wrote it; (False,
         None) if it ended (or failed) before."""
-        while self._told <= index and not self._ended:
-            if os.read(self._ready, 1):
-                self._told += 1
+        while len(self._ends) <= index + 1 and not self._ended:
+            told = os.read(self._ready, _END.size)  # written whole: shorter than PIPE_BUF
+            if len(told) == _END.size:
+                self._ends.append(_END.unpack(told)[0])
             else:
                 self._ended = True
-        if self._told == len(self._outputs) or self._ended:
+        if self._ended or len(self._ends) > self._results:
             self._reap()
-        if self._told <= index:
+        if len(self._ends) <= index + 1:
             return False, None
-        output = self._outputs[index]
-        output.seek(0)
+        part = _Part(self._output.fileno(), self._ends[index], self._ends[index + 1])
         try:
-            return True, pickle.load(output)  # written by our own copy
+            return True, pickle.load(io.BufferedReader(part))  # written by our own copy
         except (EOFError, pickle.UnpicklingError):
             return False, None
 
@@ -75,6 +78,30 @@ class _Copy:
             os.waitpid(self.pid, 0)
             os.close(self._ready)
             self.pid = None
+
+
+#: What a copy tells on its pipe once a result is written: where it ends.
+_END = struct.Struct("=Q")
+
+
+class _Part(io.RawIOBase):
+    """The bytes of a file from `start` to `end`, read without moving the
+    file's offset, which a copy shares and may still write at."""
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._at = start
+        self._end = end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = os.pread(self._fd, min(len(buffer), self._end - self._at), self._at)
+        buffer[: len(data)] = data
+        self._at += len(data)
+        return len(data)
 
 
 class Pending(Generic[T]):
@@ -160,7 +187,7 @@ class Copies:
     def _fork(self, steps: Sequence[Callable[[object], object]], go: Go | None = None) -> _Copy:
         """A copy that runs `steps`, each on the result of the one before."""
         # Closed by the block's stack, which ruff cannot see through the attribute.
-        outputs = [self._stack.enter_context(tempfile.TemporaryFile()) for _ in steps]  # noqa: SIM115
+        output = self._stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
         ready, told = os.pipe()
         if go is not None:
             go.open()
@@ -173,16 +200,16 @@ class Copies:
             try:
                 os.close(ready)
                 value: object = None
-                for step, output in zip(steps, outputs, strict=True):
+                for step in steps:
                     value = step(value)
                     pickle.dump(value, output, pickle.HIGHEST_PROTOCOL)
                     output.flush()
-                    os.write(told, b"!")
+                    os.write(told, _END.pack(output.tell()))
                 status = 0
             finally:
                 os._exit(status)
         os.close(told)
-        copy = _Copy(pid, ready, outputs)
+        copy = _Copy(pid, ready, output, len(steps))
         self._stack.callback(copy.stop)
         return copy
 

@@ -257,3 +257,17 @@ def test_without_a_copy_waiting_is_asking_whether_the_word_was_given(
         (heard,) = copies.start_each([go.wait], go)
         go.give()
         assert heard.result() is True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+@pytest.mark.usefixtures("alone", "deadline")
+def test_results_are_read_whole_while_the_copy_appends_more() -> None:
+    """A copy keeps one file for all its results, however many (so as many
+    works cost no more descriptors), and this process reads each as soon as it
+    is told, while the copy goes on writing after it."""
+    open_before = len(os.listdir("/proc/self/fd"))
+    works = [functools.partial(lambda n: [n] * 50_000, n) for n in range(40)]
+    with forking.copies() as copies:
+        results = copies.start_each(works)
+        assert len(os.listdir("/proc/self/fd")) - open_before == 2  # the file and a pipe
+        assert [work.result() for work in results] == [[n] * 50_000 for n in range(40)]

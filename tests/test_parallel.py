@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,18 +51,47 @@ def test_workers_return_what_one_process_returns(
     mixed: list[str], method: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = parse_files(mixed, max_bytes=100_000, jobs=1)
-    started: list[str] = []
-    real = parallel.multiprocessing.get_context
+    pools: list[str] = []
+    forks: list[int] = []
+    real_context, real_fork = parallel.multiprocessing.get_context, os.fork
     monkeypatch.setattr(parallel, "start_method", lambda: method)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as the command line runs
     monkeypatch.setattr(
-        parallel.multiprocessing, "get_context", lambda name: started.append(name) or real(name)
+        parallel.multiprocessing,
+        "get_context",
+        lambda name: pools.append(name) or real_context(name),
     )
+    monkeypatch.setattr(os, "fork", lambda: forks.append(0) or real_fork())
     assert parse_files(mixed, max_bytes=100_000, jobs=2) == alone
-    assert started == [method]
+    # Copies of this process where they may be made, one a job; else a pool of fresh ones.
+    assert (pools, len(forks)) == (([], 2) if method == "fork" else (["spawn"], 0))
     assert [r[2] for r in alone[-2:]] == [
         "webUrl: expected an absolute http or https URL, got 'nope'",
         "file is empty",
     ]
+
+
+@pytest.mark.usefixtures("tiny_workers")
+def test_a_chunk_whose_worker_failed_is_parsed_here(
+    mixed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = parse_files(mixed, max_bytes=100_000, jobs=1)
+    here = os.getpid()
+    real = parallel.parse_one
+
+    def failing_elsewhere(path: str, max_bytes: int) -> Parsed:
+        if os.getpid() != here and path.endswith("07.txt"):
+            os._exit(1)  # a worker dies in the middle of its third chunk
+        return real(path, max_bytes)
+
+    monkeypatch.setattr(parallel, "start_method", lambda: "fork")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(parallel, "parse_one", failing_elsewhere)
+    forks: list[int] = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(0) or real_fork())
+    assert parse_files(mixed, max_bytes=100_000, jobs=2) == alone
+    assert len(forks) == 2
 
 
 @pytest.mark.usefixtures("tiny_workers", "mixed")
