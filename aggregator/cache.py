@@ -4,12 +4,13 @@ read again.
 One file in the state directory, `parse-cache.pickle`: a first line with the
 format and the cache's key, then pickles, each in a frame with its length and
 checksum (see `frames`: a byte changed anywhere is found, not unpickled into
-another title): a snapshot (the number of its parts, then each part as two
-pickles: the files' `(path, size, mtime_ns)`, or None for a file not to be
-cached, and their `parallel.Parsed` results in the same order; a part parsed by
-a worker is stored as the frame it sent, so a cold build does not pickle its
-results again, and no part holds more than `SNAPSHOT_PART` files, so writing one
-never needs a pickling memo of the whole cache), then any number of changes
+another title): a snapshot (parts, each as two pickles: the files' `(path,
+size, mtime_ns)`, or None for a file not to be cached, and their
+`parallel.Parsed` results in the same order; then None. A part parsed by a
+worker is stored as the frame it sent, as soon as it comes, so a cold build
+does not pickle its results again nor hold them all; no part holds more than
+`SNAPSHOT_PART` files, so writing one never needs a pickling memo of the whole
+cache), then any number of changes
 `({path: Entry}, (removed path, ...))` appended by later builds, so that a build
 which parsed a few files writes a few entries, not all. When the changes add up
 to a quarter of the snapshot, or the file is damaged, the next build writes a
@@ -64,7 +65,7 @@ UNSETTLED_NAME = "unsettled.pickle"
 #: `changed_since_cache`): the time a build takes from deciding which files
 #: had settled to writing the cache.
 EARLY_MARGIN_NS = 1_000_000_000
-_FORMAT = "aggregator-parse-cache 5"
+_FORMAT = "aggregator-parse-cache 6"
 #: The most entries in one part of a snapshot.
 SNAPSHOT_PART = 5000
 _PARSING_MODULES = (
@@ -162,45 +163,55 @@ def parse_with_cache(
     known = set(early[0])
     later = [index for index in missing if index not in known]
     parsed.append((later, parse_chunks([names[i] for i in later], max_bytes=max_bytes, jobs=jobs)))
-    added: dict[str, Entry] = {}
-    unsettled: dict[str, Unsettled] = {}
-    parts: list[tuple[Index, Chunk]] = []
-    done: list[Fresh] = []
-    for positions, chunks in parsed:
-        unparsed = iter(positions)
-        for chunk in chunks:
-            files: Index = []
-            # The chunk's results first: zip then stops before taking a position too many.
-            for (cacheable, digest, payload, check), at in zip(
-                chunk.results, unparsed, strict=False
-            ):
-                name, stamp = names[at], stamps[at]
-                if results[at] is not None:  # parsed early, yet found in the cache
-                    files.append(None)
-                    continue
-                results[at] = (digest, payload)
-                if cacheable and stamp is not None and stamp[1] < settled:
-                    added[name] = entries[name] = (stamp[0], stamp[1], digest, payload)
-                    files.append((name, stamp[0], stamp[1]))
-                else:
-                    if cacheable and stamp is not None and check:
-                        unsettled[name] = (stamp[0], stamp[1], check, digest, payload)
-                    files.append(None)
+    # A new snapshot is written as the chunks come, so that their frames are
+    # not all held at once; changes are appended, unless they may add up to
+    # too many (`added` and `removed` are at most these).
+    most_changes = stored.changes + len(missing) + len(cached) - len(reused)
+    appending = stored.appendable and most_changes <= max(len(reused) // 4, 100)
+    with contextlib.ExitStack() as writing:
+        snapshot = None
+        if state_dir is not None and not appending:
+            snapshot = writing.enter_context(_Snapshot(state_dir, key))
+        added: dict[str, Entry] = {}
+        unsettled: dict[str, Unsettled] = {}
+        done: list[Fresh] = []
+        for positions, chunks in parsed:
+            unparsed = iter(positions)
+            for chunk in chunks:
+                files: Index = []
+                # The chunk's results first: zip then stops before taking a position too many.
+                for (cacheable, digest, payload, check), at in zip(
+                    chunk.results, unparsed, strict=False
+                ):
+                    name, stamp = names[at], stamps[at]
+                    if results[at] is not None:  # parsed early, yet found in the cache
+                        files.append(None)
+                        continue
+                    results[at] = (digest, payload)
+                    if cacheable and stamp is not None and stamp[1] < settled:
+                        added[name] = entries[name] = (stamp[0], stamp[1], digest, payload)
+                        files.append((name, stamp[0], stamp[1]))
+                    else:
+                        if cacheable and stamp is not None and check:
+                            unsettled[name] = (stamp[0], stamp[1], check, digest, payload)
+                        files.append(None)
+                    if each is not None:
+                        done.append((name, stamp if files[-1] else None, payload))
+                if snapshot is not None:
+                    snapshot.add(files, chunk)
                 if each is not None:
-                    done.append((name, stamp if files[-1] else None, payload))
-            parts.append((files, chunk))
-            if each is not None:
-                each(done)
-                done = []
-    removed = cached.keys() - entries.keys()
+                    each(done)
+                    done = []
+        removed = cached.keys() - entries.keys()
+        if state_dir is not None and (added or removed):
+            if snapshot is None:
+                append_changes(state_dir, added, removed)
+            else:
+                for files, chunk in _parts_of(reused):
+                    snapshot.add(files, chunk)
+                snapshot.commit()
     if held is not None:
         held.update(entries)
-    if state_dir is not None and (added or removed):
-        changes = stored.changes + len(added) + len(removed)
-        if stored.appendable and changes <= max(len(entries) // 4, 100):
-            append_changes(state_dir, added, removed)
-        else:
-            save_cache(state_dir, key, [*_parts_of(reused), *parts])
     if checks is not None:
         checks.update((name, entry[2]) for name, entry in unsettled.items())
     if state_dir is not None:
@@ -353,11 +364,8 @@ def load_cache(state_dir: Path, key: str) -> Stored:
         with path.open("rb") as stream:
             if stream.readline() != _header(key):
                 return Stored({}, 0, False)
-            parts = frames.load(stream)
-            if not isinstance(parts, int):
-                return Stored({}, 0, False)
-            for _ in range(parts):
-                index, parsed = frames.load(stream), frames.load(stream)
+            while (index := frames.load(stream)) is not None:
+                parsed = frames.load(stream)
                 if not (isinstance(index, list) and isinstance(parsed, list)):
                     return Stored({}, 0, False)
                 for file, (cacheable, digest, payload, _) in zip(index, parsed, strict=True):
@@ -378,15 +386,28 @@ def load_cache(state_dir: Path, key: str) -> Stored:
     return Stored(entries, changes, True)
 
 
-def save_cache(state_dir: Path, key: str, parts: Sequence[tuple[Index, Chunk]]) -> None:
+def save_cache(state_dir: Path, key: str, parts: Iterable[tuple[Index, Chunk]]) -> None:
     """Replace the cache with a snapshot of `parts` (see the module docstring),
     atomically; a failure is logged, not raised. Call only under the build lock
     (see `lock`)."""
-
-    def write(stream: IO[bytes]) -> None:
-        stream.write(_header(key))
-        frames.write(stream, pickle.dumps(len(parts), protocol=pickle.HIGHEST_PROTOCOL))
+    with _Snapshot(state_dir, key) as snapshot:
         for index, chunk in parts:
+            snapshot.add(index, chunk)
+        snapshot.commit()
+
+
+class _Snapshot:
+    """A new snapshot of the cache (see the module docstring), written part by
+    part; `commit` puts it in place of the cache."""
+
+    def __init__(self, state_dir: Path, key: str) -> None:
+        self._new = _Replacement(state_dir / CACHE_NAME, "the parse cache")
+        self._new.write(lambda stream: stream.write(_header(key)))
+
+    def add(self, index: Index, chunk: Chunk) -> None:
+        """Write a part: the files `index` names, and what they parsed to."""
+
+        def write(stream: IO[bytes]) -> None:
             frames.write(stream, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
             if chunk.pickled is None:
                 results = pickle.dumps(chunk.results, protocol=pickle.HIGHEST_PROTOCOL)
@@ -394,24 +415,83 @@ def save_cache(state_dir: Path, key: str, parts: Sequence[tuple[Index, Chunk]]) 
             else:  # framed by the worker
                 stream.write(chunk.pickled)
 
-    _replace(state_dir / CACHE_NAME, write, "the parse cache")
+        self._new.write(write)
+
+    def commit(self) -> None:
+        """End the snapshot and put it in place of the cache."""
+        self._new.write(lambda stream: frames.write(stream, _END_OF_SNAPSHOT))
+        self._new.commit()
+
+    def __enter__(self) -> _Snapshot:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._new.abandon()
+
+
+#: The pickle that ends a snapshot's parts.
+_END_OF_SNAPSHOT = pickle.dumps(None, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _Replacement:
+    """New contents for the file at `path`, written to a temporary file beside
+    it that takes its place atomically (`commit`) or is removed (`abandon`),
+    leaving the file as it was. A failure to write is logged (as a failure to
+    store `what`), not raised; what is written after it is dropped."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self._path = path
+        self._what = what
+        self._stream: IO[bytes] | None = None
+        self._temporary: str | None = None
+        for leftover in path.parent.glob(f".{path.name}.*"):  # from a build that was killed
+            leftover.unlink(missing_ok=True)
+        try:
+            handle, self._temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            self._stream = os.fdopen(handle, "wb")
+        except OSError as exc:
+            self._failed(exc)
+
+    def write(self, write: Callable[[IO[bytes]], object]) -> None:
+        """`write` to the new contents, unless writing failed before."""
+        if self._stream is not None:
+            try:
+                write(self._stream)
+            except OSError as exc:
+                self._failed(exc)
+
+    def commit(self) -> None:
+        """Put the new contents in place, unless writing failed."""
+        if self._stream is not None and self._temporary is not None:
+            try:
+                self._stream.close()
+                os.replace(self._temporary, self._path)
+                self._stream = self._temporary = None
+            except OSError as exc:
+                self._failed(exc)
+
+    def abandon(self) -> None:
+        """Remove the new contents, unless they were put in place."""
+        if self._stream is not None:
+            with contextlib.suppress(OSError):
+                self._stream.close()
+            self._stream = None
+        if self._temporary is not None:
+            Path(self._temporary).unlink(missing_ok=True)
+            self._temporary = None
+
+    def _failed(self, exc: OSError) -> None:
+        log.warning("%s: cannot store %s (%s)", self._path, self._what, exc.strerror or exc)
+        self.abandon()
 
 
 def _replace(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
     """Make the file at `path` hold what `write` writes, atomically; a failure
     is logged (as a failure to store `what`), not raised."""
-    for leftover in path.parent.glob(f".{path.name}.*"):  # from a build that was killed
-        leftover.unlink(missing_ok=True)
-    temporary = None
-    try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except OSError as exc:
-        log.warning("%s: cannot store %s (%s)", path, what, exc.strerror or exc)
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
+    new = _Replacement(path, what)
+    new.write(write)
+    new.commit()
+    new.abandon()
 
 
 def append_changes(state_dir: Path, added: Mapping[str, Entry], removed: Collection[str]) -> None:

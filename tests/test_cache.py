@@ -498,3 +498,60 @@ def test_each_chunk_parsed_is_handed_over_as_it_is_parsed(
     handed.clear()
     parse()
     assert [[Path(name).name for name, _, _ in chunk] for chunk in handed] == [["a.txt"]]
+
+
+def test_a_new_snapshot_is_written_as_the_files_are_parsed(
+    config: Config, three: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each part as soon as its files are parsed, so that a first build never
+    holds the results of every file in the form it stores them."""
+    monkeypatch.setattr(parallel, "CHUNK", 2)
+    events: list[str] = []
+    real_parse, real_add = parallel.parse_one, cache._Snapshot.add
+
+    def parse_one(path: str, max_bytes: int) -> parallel.Parsed:
+        events.append(Path(path).name)
+        return real_parse(path, max_bytes)
+
+    def add(snapshot: cache._Snapshot, index: cache.Index, chunk: Chunk) -> None:
+        events.append("stored")
+        real_add(snapshot, index, chunk)
+
+    monkeypatch.setattr(parallel, "parse_one", parse_one)
+    monkeypatch.setattr(cache._Snapshot, "add", add)
+    first = cached_collect(config)
+    assert events == ["a.txt", "b.txt", "stored", "bad.txt", "stored"]
+    assert cached_names(config) == ["a.txt", "b.txt", "bad.txt"]
+    events.clear()
+    assert cached_collect(config) == first
+    assert events == []  # all from the cache
+
+
+def test_a_snapshot_that_cannot_be_written_leaves_the_cache_as_it_was(
+    config: Config,
+    write_article: WriteArticle,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache_many_then_change_most(config, write_article)  # the next read writes a snapshot
+    path = config.state_dir / CACHE_NAME
+    before = path.read_bytes()
+    monkeypatch.setattr(parallel, "CHUNK", 10)
+    real_write = frames.write
+    writes: list[int] = []
+
+    def filling_up(stream: object, payload: bytes) -> None:
+        writes.append(len(payload))
+        if len(writes) == 3:  # in the second part
+            raise OSError(28, "No space left on device")
+        real_write(stream, payload)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(frames, "write", filling_up)
+    with caplog.at_level(logging.WARNING):
+        changed = cached_collect(config)
+    monkeypatch.setattr(frames, "write", real_write)
+    assert "cannot store the parse cache (No space left on device)" in caplog.text
+    assert len(writes) == 3  # nothing more was written after the failure
+    assert path.read_bytes() == before
+    assert [p.name for p in config.state_dir.iterdir() if p.name.startswith(".")] == []
+    assert cached_collect(config) == changed  # what the cache lacks is parsed again
