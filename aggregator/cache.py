@@ -44,9 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import pickle
-import tempfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +55,7 @@ from aggregator.compact import LAYOUT, Payload, is_packed
 from aggregator.files import SETTLE_NS, FileStamp, file_digest, settled_before
 from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks
 from aggregator.sources import PARSER_VERSION
-from aggregator.state import code_digest
+from aggregator.state import Replacement, code_digest
 
 CACHE_NAME = "parse-cache.pickle"
 UNSETTLED_NAME = "unsettled.pickle"
@@ -401,7 +399,7 @@ class _Snapshot:
     part; `commit` puts it in place of the cache."""
 
     def __init__(self, state_dir: Path, key: str) -> None:
-        self._new = _Replacement(state_dir / CACHE_NAME, "the parse cache")
+        self._new = Replacement(state_dir / CACHE_NAME, "the parse cache")
         self._new.write(lambda stream: stream.write(_header(key)))
 
     def add(self, index: Index, chunk: Chunk) -> None:
@@ -431,67 +429,6 @@ class _Snapshot:
 
 #: The pickle that ends a snapshot's parts.
 _END_OF_SNAPSHOT = pickle.dumps(None, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-class _Replacement:
-    """New contents for the file at `path`, written to a temporary file beside
-    it that takes its place atomically (`commit`) or is removed (`abandon`),
-    leaving the file as it was. A failure to write is logged (as a failure to
-    store `what`), not raised; what is written after it is dropped."""
-
-    def __init__(self, path: Path, what: str) -> None:
-        self._path = path
-        self._what = what
-        self._stream: IO[bytes] | None = None
-        self._temporary: str | None = None
-        for leftover in path.parent.glob(f".{path.name}.*"):  # from a build that was killed
-            leftover.unlink(missing_ok=True)
-        try:
-            handle, self._temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            self._stream = os.fdopen(handle, "wb")
-        except OSError as exc:
-            self._failed(exc)
-
-    def write(self, write: Callable[[IO[bytes]], object]) -> None:
-        """`write` to the new contents, unless writing failed before."""
-        if self._stream is not None:
-            try:
-                write(self._stream)
-            except OSError as exc:
-                self._failed(exc)
-
-    def commit(self) -> None:
-        """Put the new contents in place, unless writing failed."""
-        if self._stream is not None and self._temporary is not None:
-            try:
-                self._stream.close()
-                os.replace(self._temporary, self._path)
-                self._stream = self._temporary = None
-            except OSError as exc:
-                self._failed(exc)
-
-    def abandon(self) -> None:
-        """Remove the new contents, unless they were put in place."""
-        if self._stream is not None:
-            with contextlib.suppress(OSError):
-                self._stream.close()
-            self._stream = None
-        if self._temporary is not None:
-            Path(self._temporary).unlink(missing_ok=True)
-            self._temporary = None
-
-    def _failed(self, exc: OSError) -> None:
-        log.warning("%s: cannot store %s (%s)", self._path, self._what, exc.strerror or exc)
-        self.abandon()
-
-
-def _replace(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
-    """Make the file at `path` hold what `write` writes, atomically; a failure
-    is logged (as a failure to store `what`), not raised."""
-    new = _Replacement(path, what)
-    new.write(write)
-    new.commit()
-    new.abandon()
 
 
 def append_changes(state_dir: Path, added: Mapping[str, Entry], removed: Collection[str]) -> None:
@@ -542,7 +479,9 @@ def save_unsettled(state_dir: Path, key: str, entries: Mapping[str, Unsettled]) 
         path.unlink(missing_ok=True)
         return
     data = _header(key) + frames.frame(pickle.dumps(dict(entries), pickle.HIGHEST_PROTOCOL))
-    _replace(path, lambda stream: stream.write(data), "the files not settled")
+    with Replacement(path, "the files not settled") as new:
+        new.write(lambda stream: stream.write(data))
+        new.commit()
 
 
 def cache_usable(state_dir: Path, key: str) -> bool:

@@ -24,12 +24,13 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import tempfile
 import zlib
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
+from typing import IO
 
 from aggregator.compact import PlainUnpickler
+from aggregator.state import Replacement
 
 INDEX_NAME = "entry-store.pickle"
 _FORMAT = "aggregator-entry-store 1"
@@ -102,9 +103,10 @@ class EntryStore:
                 generation = self._generation + 1
                 data = f"entry-store.{generation}.data"
                 places = _write(self._dir / data, {**self.entries(kept), **added}, "wb")
-            self._write_index(data, generation, places)
         except OSError as exc:
             log.warning("%s: cannot store rendered entries (%s)", self._dir, exc.strerror or exc)
+            return
+        if not self._write_index(data, generation, places):
             return
         for leftover in self._dir.glob("entry-store.*.data"):
             if leftover.name != data:
@@ -143,19 +145,20 @@ class EntryStore:
             return "", 0, {}
         return data, generation, places
 
-    def _write_index(self, data: str, generation: int, places: Mapping[bytes, Place]) -> None:
-        for leftover in self._dir.glob(f".{INDEX_NAME}.*"):  # from a build that was killed
-            leftover.unlink(missing_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self._dir, prefix=f".{INDEX_NAME}.")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(self._header)
-                pickle.dump((data, generation, dict(places)), stream, pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self._dir / INDEX_NAME)
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        self._data, self._generation, self._places = data, generation, dict(places)
+    def _write_index(self, data: str, generation: int, places: Mapping[bytes, Place]) -> bool:
+        """Replace the index; whether it was (a failure is logged)."""
+        index = (data, generation, dict(places))
+
+        def write(stream: IO[bytes]) -> None:
+            stream.write(self._header)
+            pickle.dump(index, stream, pickle.HIGHEST_PROTOCOL)
+
+        with Replacement(self._dir / INDEX_NAME, "rendered entries") as new:
+            new.write(write)
+            if not new.commit():
+                return False
+        self._data, self._generation, self._places = index
+        return True
 
 
 def _write(path: Path, entries: Mapping[bytes, StoryEntries], mode: str) -> dict[bytes, Place]:

@@ -33,18 +33,17 @@ import io
 import itertools
 import logging
 import operator
-import os
 import pickle
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator import frames
 from aggregator.cache import starts_with_line
 from aggregator.compact import DRAFT, PUBLISHED, TITLE
 from aggregator.files import FileStamp
+from aggregator.state import Replacement
 
 if TYPE_CHECKING:
     from aggregator.cache import Entry
@@ -213,25 +212,18 @@ class RowWriter:
     def __init__(self, state_dir: Path, key: str) -> None:
         self._path = state_dir / STORE_NAME
         self._key = key
-        self._stream: IO[bytes] | None = None
-        self._temporary: str | None = None
+        self._new: Replacement | None = None
         self.written = False
 
     def __enter__(self) -> RowWriter:
-        try:
-            handle, self._temporary = tempfile.mkstemp(
-                dir=self._path.parent, prefix=f".{STORE_NAME}."
-            )
-            self._stream = os.fdopen(handle, "wb")
-            self._stream.write(_header(self._key))
-        except OSError as exc:
-            self._failed(exc)
+        self._new = Replacement(self._path, "merge inputs")
+        self._new.write(lambda stream: stream.write(_header(self._key)))
         return self
 
     def add(self, rows: Iterable[tuple[str, tuple[int, int | None, Row]]]) -> None:
         """Store `rows` ((path, (size, mtime_ns, row)); None for the mtime of a
         file that had not settled, whose row is never used again)."""
-        if self._stream is None:
+        if self._new is None or not self._new.writing:
             return
         columns: tuple[list[object], ...] = ([], [], [], [])
         for name, entry in rows:
@@ -242,35 +234,12 @@ class RowWriter:
         pickler = pickle.Pickler(pickled, pickle.HIGHEST_PROTOCOL)
         pickler.fast = True  # no memo: nothing is shared or cyclic, and it pickles twice as fast
         pickler.dump(columns)
-        try:
-            frames.write(self._stream, pickled.getbuffer())
-        except OSError as exc:
-            self._failed(exc)
+        self._new.write(lambda stream: frames.write(stream, pickled.getbuffer()))
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if self._stream is None:
-            return
-        try:
-            self._stream.close()
-            self._stream = None
-            if kind is None:
-                os.replace(self._temporary, self._path)  # type: ignore[arg-type]
-                self._temporary = None
-                self.written = True
-        except OSError as exc:
-            self._failed(exc)
-        finally:
-            if self._temporary is not None:
-                Path(self._temporary).unlink(missing_ok=True)
-
-    def _failed(self, exc: OSError) -> None:
-        log.warning("%s: cannot store merge inputs (%s)", self._path, exc.strerror or exc)
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-        if self._temporary is not None:
-            Path(self._temporary).unlink(missing_ok=True)
-            self._temporary = None
+        if self._new is not None:
+            self.written = kind is None and self._new.commit()
+            self._new.abandon()
 
 
 def store_usable(state_dir: Path, key: str) -> bool:

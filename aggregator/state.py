@@ -21,14 +21,17 @@ reported and skipped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
+import os
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from aggregator import __version__
 from aggregator.errors import EmitError
@@ -49,6 +52,79 @@ TITLE_PAIRS_FILE = "title-pairs.txt"
 _TITLE_PAIRS_FORMAT = "aggregator-title-pairs 1"
 #: The modules whose code decides which titles are similar.
 _TITLE_PAIRS_CODE = ("titlepairs", "headlines")
+
+
+class Replacement:
+    """New contents for a file of the state directory, written to a temporary
+    file beside it that takes its place atomically (`commit`) or is removed
+    (`abandon`, also on leaving a `with` block), leaving the file as it was. A
+    failure to write is logged (as a failure to store `what`), not raised, and
+    what is written after it is dropped. Temporaries a killed build left are
+    removed first. Call only under the build lock.
+
+    Nothing is flushed to disk: these files are caches, checked when read, so
+    one lost to a crash costs time, never a wrong result.
+    """
+
+    def __init__(self, path: Path, what: str) -> None:
+        self._path = path
+        self._what = what
+        self._stream: IO[bytes] | None = None
+        self._temporary: str | None = None
+        for leftover in path.parent.glob(f".{path.name}.*"):
+            leftover.unlink(missing_ok=True)
+        try:
+            handle, self._temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            self._stream = os.fdopen(handle, "wb")
+        except OSError as exc:
+            self._failed(exc)
+
+    @property
+    def writing(self) -> bool:
+        """True while what is written is kept: no failure, and neither
+        committed nor abandoned."""
+        return self._stream is not None
+
+    def write(self, write: Callable[[IO[bytes]], object]) -> None:
+        """`write` to the new contents, unless writing failed before."""
+        if self._stream is not None:
+            try:
+                write(self._stream)
+            except OSError as exc:
+                self._failed(exc)
+
+    def commit(self) -> bool:
+        """Put the new contents in place, unless writing failed; whether they were."""
+        if self._stream is None or self._temporary is None:
+            return False
+        try:
+            self._stream.close()
+            os.replace(self._temporary, self._path)
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        self._stream = self._temporary = None
+        return True
+
+    def abandon(self) -> None:
+        """Remove the new contents, unless they were put in place."""
+        if self._stream is not None:
+            with contextlib.suppress(OSError):
+                self._stream.close()
+            self._stream = None
+        if self._temporary is not None:
+            Path(self._temporary).unlink(missing_ok=True)
+            self._temporary = None
+
+    def __enter__(self) -> Replacement:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abandon()
+
+    def _failed(self, exc: OSError) -> None:
+        log.warning("%s: cannot store %s (%s)", self._path, self._what, exc.strerror or exc)
+        self.abandon()
 
 
 def read_record(state_dir: Path, name: str) -> dict[str, Any] | None:
