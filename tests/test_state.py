@@ -16,6 +16,7 @@ from aggregator.merge import story_id
 from aggregator.state import (
     STORY_IDS_FILE,
     TITLE_PAIRS_FILE,
+    Replacement,
     load_story_ids,
     load_title_pairs,
     save_story_ids,
@@ -264,3 +265,34 @@ def test_a_corrupt_state_file_does_not_stop_a_build(
     entries = build(config)
     assert list(entries.values()) == [story_id("https://news.example.com/2026/11/battery-factory")]
     assert load_story_ids(config.state_dir) != {}
+
+
+def test_a_replacement_takes_the_files_place_whole_or_not_at_all(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cache.pickle"
+    path.write_bytes(b"old")
+    (tmp_path / ".cache.pickle.killed").write_bytes(b"a temporary a killed build left")
+    with Replacement(path, "the cache") as new:
+        new.write(lambda stream: stream.write(b"new, "))
+        assert path.read_bytes() == b"old"  # not before `commit`
+        new.write(lambda stream: stream.write(b"in parts"))
+        assert new.commit()
+    assert path.read_bytes() == b"new, in parts"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.pickle"]
+
+    with Replacement(path, "the cache") as new:
+        new.write(lambda stream: stream.write(b"abandoned"))
+    assert path.read_bytes() == b"new, in parts"
+
+    def full(stream: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with caplog.at_level(logging.WARNING), Replacement(path, "the cache") as new:
+        new.write(full)
+        assert not new.writing
+        new.write(lambda stream: stream.write(b"dropped"))
+        assert not new.commit()
+    assert f"{path}: cannot store the cache (No space left on device)" in caplog.text
+    assert path.read_bytes() == b"new, in parts"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.pickle"]
