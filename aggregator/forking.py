@@ -3,13 +3,13 @@
 A copy shares everything already in memory, so nothing is sent to it; it hands
 back only its results, each pickled onto the end of a temporary file as soon as
 it is made (a copy may make two, the second from the first: `Copies.start_then`,
-or several in turn: `Copies.start_each`), and says where it ends on a pipe. Copies are made
-only where `fork` exists (POSIX) and while this process runs no other thread: a
-copy would inherit locks held by threads that do not exist in it. A copy that
-fails has its work done here instead, when its result is asked for, so a
-failure surfaces as it would without copies and the result is the same either
-way. Copies whose results are no longer wanted,
-because this process left the block that started them, are ended and reaped.
+or several in turn: `Copies.start_each`), and says where it ends on a pipe.
+Copies are made only where `fork` exists (POSIX) and while this process runs
+no other thread: a copy would inherit locks held by threads that do not exist
+in it. A copy that fails has its work done here instead, when its result is
+asked for, so a failure surfaces as it would without copies and the result is
+the same either way. Copies whose results are no longer wanted, because this
+process left the block that started them, are ended and reaped.
 """
 
 from __future__ import annotations
