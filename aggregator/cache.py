@@ -384,16 +384,6 @@ def load_cache(state_dir: Path, key: str) -> Stored:
     return Stored(entries, changes, True)
 
 
-def save_cache(state_dir: Path, key: str, parts: Iterable[tuple[Index, Chunk]]) -> None:
-    """Replace the cache with a snapshot of `parts` (see the module docstring),
-    atomically; a failure is logged, not raised. Call only under the build lock
-    (see `lock`)."""
-    with _Snapshot(state_dir, key) as snapshot:
-        for index, chunk in parts:
-            snapshot.add(index, chunk)
-        snapshot.commit()
-
-
 class _Snapshot:
     """A new snapshot of the cache (see the module docstring), written part by
     part; `commit` puts it in place of the cache."""

@@ -414,7 +414,10 @@ def test_a_snapshot_in_several_parts_reads_back_whole(
     monkeypatch.setattr(cache, "SNAPSHOT_PART", 2)  # rewritten from entries: two parts
     parts = cache._parts_of(list(entries.items()))
     assert [len(files) for files, _ in parts] == [2, 1]
-    cache.save_cache(config.state_dir, key, parts)
+    with cache._Snapshot(config.state_dir, key) as snapshot:
+        for files, chunk in parts:
+            snapshot.add(files, chunk)
+        snapshot.commit()
     assert load_cache(config.state_dir, key) == cache.Stored(entries, 0, True)
 
 
