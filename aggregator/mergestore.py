@@ -210,20 +210,17 @@ class RowWriter:
     says whether it was put in place. Call only under the build lock."""
 
     def __init__(self, state_dir: Path, key: str) -> None:
-        self._path = state_dir / STORE_NAME
-        self._key = key
-        self._new: Replacement | None = None
+        self._new = Replacement(state_dir / STORE_NAME, "merge inputs")
+        self._new.write(lambda stream: stream.write(_header(key)))
         self.written = False
 
     def __enter__(self) -> RowWriter:
-        self._new = Replacement(self._path, "merge inputs")
-        self._new.write(lambda stream: stream.write(_header(self._key)))
         return self
 
     def add(self, rows: Iterable[tuple[str, tuple[int, int | None, Row]]]) -> None:
         """Store `rows` ((path, (size, mtime_ns, row)); None for the mtime of a
         file that had not settled, whose row is never used again)."""
-        if self._new is None or not self._new.writing:
+        if not self._new.writing:
             return
         columns: tuple[list[object], ...] = ([], [], [], [])
         for name, entry in rows:
@@ -237,9 +234,8 @@ class RowWriter:
         self._new.write(lambda stream: frames.write(stream, pickled.getbuffer()))
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if self._new is not None:
-            self.written = kind is None and self._new.commit()
-            self._new.abandon()
+        self.written = kind is None and self._new.commit()
+        self._new.abandon()
 
 
 def store_usable(state_dir: Path, key: str) -> bool:
