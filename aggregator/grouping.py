@@ -53,7 +53,14 @@ from aggregator.mergestore import (
     store_usable,
 )
 from aggregator.parallel import Chunk, Parsed, available_cores, parse_chunks
-from aggregator.state import load_story_ids, load_title_pairs, save_title_pairs, story_ids_record
+from aggregator.state import (
+    Staged,
+    load_story_ids,
+    load_title_pairs,
+    save_title_pairs,
+    stage_story_ids,
+    story_ids_record,
+)
 from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs, narrowed, widened
 
 #: How many article files make grouping their articles worth a copy of this process.
@@ -62,17 +69,17 @@ GROUP_ELSEWHERE_FROM = 5000
 
 def collect_and_group(
     config: Config, found: FoundFiles, clock: datetime, copies: forking.Copies
-) -> tuple[Collection, forking.Pending[Grouping], forking.Pending[bytes | None]]:
+) -> tuple[Collection, forking.Pending[Grouping], forking.Pending[Staged | None]]:
     """`collection.collect` with the cache, `_group` of the articles merged
     and, unless pages are fetched (which may change the stories' links, or
-    drop dead ones), the record of their ids (`state.story_ids_record`; else
-    None).
+    drop dead ones), the record of their ids (`state.story_ids_record`),
+    staged for the build to put in place (`state.stage_story_ids`; else None).
 
     Grouping needs only a little of each article (`collection.merge_inputs`):
     with many files and more than one job, a copy of this process groups the
     articles while this one reads and assembles the collection, hands the
-    grouping over, and then makes the record while this one ranks and
-    renders. The copy starts at once (see `_GroupingAhead`) when the last build kept what
+    grouping over, and then makes and writes the record while this one ranks
+    and renders. The copy starts at once (see `_GroupingAhead`) when the last build kept what
     grouping reads of each file (`mergestore`), or when there is no parse
     cache: then every file is parsed here, and what grouping reads of each is
     kept as it is parsed, for the copy. Otherwise the copy starts once the
@@ -98,10 +105,10 @@ def collect_and_group(
     def group() -> Grouping:
         return _group(inputs(), config, spread=elsewhere)
 
-    def record(grouping: Grouping) -> bytes | None:
+    def record(grouping: Grouping) -> Staged | None:
         if elsewhere:  # what grouping read of each file, for the next build's copy
             save_rows(config.state_dir, cache_key(config.max_file_bytes), rows_of(held))
-        return None if config.fetch.enabled else _ids_record(inputs(), grouping)
+        return None if config.fetch.enabled else _ids_record(inputs(), grouping, config)
 
     if ahead is None:
         start = copies.start_then if elsewhere else forking.later_then
@@ -208,8 +215,8 @@ class _GroupingAhead:
         return self._go is not None or bool(self._steps[1].result())
 
     def handed(
-        self, merged: int, here: tuple[forking.Pending[Grouping], forking.Pending[bytes | None]]
-    ) -> tuple[forking.Pending[Grouping], forking.Pending[bytes | None]]:
+        self, merged: int, here: tuple[forking.Pending[Grouping], forking.Pending[Staged | None]]
+    ) -> tuple[forking.Pending[Grouping], forking.Pending[Staged | None]]:
         """Here: the copy's grouping and ids record, unless the grouping is not
         of the `merged` articles read (possible only when a file changed without
         its size and mtime changing) or the copy had none: then `here`'s."""
@@ -219,8 +226,8 @@ class _GroupingAhead:
             made = cast(Grouping | None, ahead.result())
             return made if made is not None and len(made.order) == merged else here[0].result()
 
-        def ids() -> bytes | None:
-            made = cast(bytes | None, self._steps[3].result())  # the copy is done with the store
+        def ids() -> Staged | None:
+            made = cast(Staged | None, self._steps[3].result())  # the copy is done with the store
             return made if grouping() is ahead.result() else here[1].result()
 
         return forking.later(grouping), forking.later(ids)
@@ -246,9 +253,9 @@ class _GroupingAhead:
         """`_group` of the articles merged (None when not `covered`)."""
         return None if self._inputs is None else self._grouping
 
-    def after(self) -> bytes | None:
+    def after(self) -> Staged | None:
         """Once the grouping is handed over: the store brought up to date and
-        the ids record (None when pages are fetched, or not `covered`)."""
+        the ids record staged (None when pages are fetched, or not `covered`)."""
         self._copies.close()
         inputs = self._inputs
         if self._read is None or inputs is None or self._grouping is None:
@@ -264,7 +271,7 @@ class _GroupingAhead:
             save_rows(self._config.state_dir, self._key, kept)
         if self._config.fetch.enabled:
             return None
-        return _ids_record(inputs, self._grouping)
+        return _ids_record(inputs, self._grouping, self._config)
 
     def _search_more_titles(self) -> forking.Pending[TitlePairs | None]:
         """The search for similar titles, started in a copy of this one as
@@ -408,6 +415,7 @@ def _more_titles_searched(added: Set[Title], config: Config) -> TitlePairs | Non
     return None if previous is None else widened(previous, added)
 
 
-def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping) -> bytes:
-    """`state.story_ids_record` of the stories `grouping` makes of `inputs`."""
-    return story_ids_record(grouping.id_map(inputs))
+def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping, config: Config) -> Staged:
+    """`state.story_ids_record` of the stories `grouping` makes of `inputs`, staged
+    (`state.stage_story_ids`)."""
+    return stage_story_ids(config.state_dir, story_ids_record(grouping.id_map(inputs)))

@@ -48,9 +48,11 @@ def publish(files: Mapping[Path, bytes]) -> set[Path]:
     return set(changed)
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically make one file hold `data`; False when it already did."""
-    return bool(publish({path: data}))
+def staged_if_changed(path: Path, data: bytes) -> str | None:
+    """The first phase of `publish` for one file: a temporary beside `path`,
+    holding `data` and flushed to disk, that `os.replace` puts in its place;
+    None when `path` holds `data` already. Raises `EmitError` as `publish` does."""
+    return None if _holds(path, data) else _stage(path, data)
 
 
 def remove_stale_temporaries(directory: Path) -> None:

@@ -55,7 +55,7 @@ from aggregator.output import remove_if_present
 from aggregator.pages import OPML_NAME, render_index, render_opml
 from aggregator.published import PublishedFeed, published_feeds
 from aggregator.rank import rank_presorted, rank_stories, reference_time, scored_place
-from aggregator.state import LAST_BUILD, save_story_ids, story_ids_record, write_record
+from aggregator.state import LAST_BUILD, stage_story_ids, story_ids_record, write_record
 from aggregator.topics import assign_slugs, display_names
 from aggregator.websub import notify_hub
 
@@ -393,7 +393,7 @@ def write_feeds(
     case the previous output is left intact.
     """
     with forking.copies() as copies:
-        collection, grouping, ids_record = collect_and_group(config, found, clock, copies)
+        collection, grouping, ids_staged = collect_and_group(config, found, clock, copies)
         published = published_feeds(config.output)
         ranking: Ranking[Ranked] = rank_all(
             collection, config, options.now, grouping=grouping.result
@@ -419,10 +419,12 @@ def write_feeds(
         def save_ids() -> None:
             # Before any feed is written: should writing them fail, the next build
             # still gives these stories the ids their readers may already have seen.
-            record = ids_record.result()  # made by the copy that grouped, while this one rendered
-            if record is None:  # fetching may have changed the stories' links
-                record = story_ids_record(story_id_map(map(ranking.story, ranking.stories)))
-            save_story_ids(config.state_dir, record)
+            # Made and written by the copy that grouped, while this one rendered.
+            staged = ids_staged.result()
+            if staged is None:  # fetching may have changed the stories' links
+                ids = story_id_map(map(ranking.story, ranking.stories))
+                staged = stage_story_ids(config.state_dir, story_ids_record(ids))
+            staged.put_in_place()
 
         written = previous.get("files")
         results, files = write_changed(

@@ -30,12 +30,13 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from aggregator import __version__
 from aggregator.errors import EmitError
-from aggregator.output import write_if_changed
+from aggregator.output import staged_if_changed
 
 if TYPE_CHECKING:  # imported where used, so that a build with nothing to do does not
     from aggregator.titlepairs import TitlePairs
@@ -154,12 +155,47 @@ def _encode(record: Mapping[str, Any]) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> bool:
-    """`write_if_changed`, with a failure logged rather than raised."""
+    """Make the file at `path` hold `data`, atomically; False when it did
+    already or could not (which is logged)."""
+    return stage(path, data).put_in_place()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """New bytes for the file at `path`, written beside it and flushed to disk
+    (`stage`), for `put_in_place` to make them the file's at once: the slow part
+    done apart, perhaps in a copy of the build (this pickles). `temporary` is
+    None when there is nothing to put in place: the file holds those bytes
+    already, or they could not be written."""
+
+    path: Path
+    temporary: str | None
+
+    def put_in_place(self) -> bool:
+        """Rename the new bytes over the file; False when there were none or
+        the rename failed (which is logged)."""
+        if self.temporary is None:
+            return False
+        try:
+            os.replace(self.temporary, self.path)
+        except OSError as exc:
+            Path(self.temporary).unlink(missing_ok=True)
+            log.warning("%s: cannot replace (%s); not remembered", self.path, exc.strerror)
+            return False
+        return True
+
+
+def stage(path: Path, data: bytes) -> Staged:
+    """`data` written beside the file at `path` (see `Staged`), after removing
+    what an earlier build staged for it and did not put in place (call under
+    the build lock). A failure to write is logged, not raised."""
+    for leftover in path.parent.glob(f".{path.name}.*"):
+        leftover.unlink(missing_ok=True)
     try:
-        return write_if_changed(path, data)
+        return Staged(path, staged_if_changed(path, data))
     except EmitError as error:
         log.warning("%s; not remembered for the next build", error)
-        return False
+        return Staged(path, None)
 
 
 def load_story_ids(state_dir: Path) -> dict[str, str]:
@@ -183,11 +219,18 @@ def story_ids_record(ids: Mapping[str, str]) -> bytes:
     return _encode({"format": _FORMAT, "story_ids": dict(sorted(ids.items()))})
 
 
+def stage_story_ids(state_dir: Path, record: bytes) -> Staged:
+    """The record of `story_ids_record`, staged to keep the ids for the next
+    build (see `Staged`): made and written apart from being put in place, so
+    that a copy of the build can do both while the build renders (see
+    `pipeline`)."""
+    return stage(state_dir / STORY_IDS_FILE, record)
+
+
 def save_story_ids(state_dir: Path, record: bytes) -> bool:
     """Atomically keep the ids of `story_ids_record` for the next build (see
-    `write_record`). The record is made apart from writing it, so that it can be
-    made elsewhere (see `pipeline`)."""
-    return _write(state_dir / STORY_IDS_FILE, record)
+    `write_record`)."""
+    return stage_story_ids(state_dir, record).put_in_place()
 
 
 def load_title_pairs(state_dir: Path, threshold: float) -> TitlePairs | None:

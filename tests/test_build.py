@@ -12,7 +12,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from aggregator import cache, collection, grouping, incremental, pipeline, rendering
+from aggregator import cache, collection, grouping, incremental, pipeline, rendering, state
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, cache_key
 from aggregator.config import Config
@@ -270,6 +270,15 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
         return real_search(*args, spread=spread, **more)
 
     monkeypatch.setattr(grouping, "_similar_titles", marking_search)
+    stages = tmp_path / "ids-staged-in"
+    stages.mkdir()
+    real_stage = grouping.stage_story_ids
+
+    def marking_stage(*args: Any) -> Any:
+        (stages / str(os.getpid())).touch()
+        return real_stage(*args)
+
+    monkeypatch.setattr(grouping, "stage_story_ids", marking_stage)
     write_article("future.txt", title="From the future", publishedDateTime=NOW + timedelta(days=9))
     apart = dataclasses.replace(config, jobs=2, drafts=drafts)
     alone = dataclasses.replace(
@@ -293,6 +302,10 @@ def test_grouping_in_a_copy_of_the_process_writes_what_one_process_writes(
     assert sorted(searched_in.values()) == ["False", "True", "True"]
     assert not (set(searched_in) - {os.getpid()}) & set(grouped_in)
     assert grouped_here == [os.getpid()] * 2  # once for each build in one process
+    # The copy that grouped wrote the ids' record (and the build put it in place).
+    staged_in = {int(mark.name) for mark in stages.iterdir()}
+    assert os.getpid() in staged_in and len(staged_in) == 3
+    assert not [p.name for p in apart.state_dir.iterdir() if p.name.startswith(".")]
 
 
 def edited_since_the_last_build(path: Path, state_dir: Path) -> None:
@@ -493,10 +506,14 @@ def test_story_ids_are_kept_before_any_feed_is_written(
     that readers may already have seen: they are saved once the feeds are
     rendered and before the first is written."""
     events: list[str] = []
-    real_save, real_publish = pipeline.save_story_ids, incremental.publish
-    monkeypatch.setattr(
-        pipeline, "save_story_ids", lambda *a: (events.append("ids"), real_save(*a))[1]
-    )
+    real_save, real_publish = state.Staged.put_in_place, incremental.publish
+
+    def save(staged: state.Staged) -> bool:
+        if staged.path.name == state.STORY_IDS_FILE:
+            events.append("ids")
+        return real_save(staged)
+
+    monkeypatch.setattr(state.Staged, "put_in_place", save)
     monkeypatch.setattr(
         incremental, "publish", lambda files: (events.append("write"), real_publish(files))[1]
     )

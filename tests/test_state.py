@@ -98,6 +98,41 @@ def test_a_state_dir_that_cannot_be_written_is_reported_not_raised(
     assert "not remembered" in caplog.text
 
 
+def test_staged_ids_change_nothing_until_put_in_place(tmp_path: Path) -> None:
+    """Staging writes the new record beside the file (the slow part, which a copy
+    of the build does while the build renders); the file changes only when it is
+    put in place, at once; a second staging removes what the first left."""
+    save_story_ids(tmp_path, story_ids_record(IDS))
+    before = (tmp_path / STORY_IDS_FILE).read_bytes()
+    fewer = dict(list(IDS.items())[:1])
+    left = state.stage_story_ids(tmp_path, story_ids_record(fewer))
+    staged = state.stage_story_ids(tmp_path, story_ids_record(fewer))
+    assert left.temporary is not None and not Path(left.temporary).exists()
+    assert (tmp_path / STORY_IDS_FILE).read_bytes() == before
+    assert staged.put_in_place() is True
+    assert load_story_ids(tmp_path) == fewer
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STORY_IDS_FILE]
+
+
+def test_staging_the_ids_the_file_holds_leaves_nothing_to_put_in_place(tmp_path: Path) -> None:
+    save_story_ids(tmp_path, story_ids_record(IDS))
+    staged = state.stage_story_ids(tmp_path, story_ids_record(IDS))
+    assert staged.temporary is None and staged.put_in_place() is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STORY_IDS_FILE]
+
+
+def test_a_staged_record_whose_place_is_taken_is_reported_and_removed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    staged = state.stage_story_ids(tmp_path, story_ids_record(IDS))
+    (tmp_path / STORY_IDS_FILE).mkdir()
+    (tmp_path / STORY_IDS_FILE / "inside").write_text("a directory cannot be replaced by a file")
+    with caplog.at_level(logging.WARNING):
+        assert staged.put_in_place() is False
+    assert "not remembered" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STORY_IDS_FILE]
+
+
 # The similar titles of the last search ---------------------------------------------
 
 TITLES = {
