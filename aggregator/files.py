@@ -142,6 +142,10 @@ def _symlink_problem(path: Path, real_root: Path) -> str | None:
     return None
 
 
+#: What `read_file` asks for at a time once it has read the size the file had.
+_READ_STEP = 64 * 1024
+
+
 class FileBytes(NamedTuple):
     """An article file as read: its bytes, and its modification time (ns since
     the epoch) when it was opened."""
@@ -171,12 +175,18 @@ def read_file(path: Path | str, *, max_bytes: int) -> FileBytes:
             )
         chunks = []
         left = max_bytes + 1
+        # `os.read(n)` allocates n bytes first: asking for the size the file
+        # has, and then for small steps, spares each file a map and unmap of a
+        # buffer as large as the limit. One byte more than that size tells
+        # whether the file grew since; the loop reads on until the end or the limit.
+        wanted = min(status.st_size + 1, left)
         while left > 0:
-            chunk = os.read(handle, left)
+            chunk = os.read(handle, wanted)
             if not chunk:
                 break
             chunks.append(chunk)
             left -= len(chunk)
+            wanted = min(left, _READ_STEP)
     except OSError as exc:
         raise SourceError(where, f"cannot read: {exc.strerror or exc}") from None
     finally:

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from aggregator import files
 from aggregator.errors import SourceError
-from aggregator.files import find_article_files
+from aggregator.files import find_article_files, read_file
 from aggregator.sources import _Fields, parse_article, read_article
 from aggregator.text import is_http_url
 from tests.conftest import SECRET, WriteArticle, article_text, front_matter
@@ -254,6 +255,30 @@ def test_files_over_the_size_cap_are_not_read(write_article: WriteArticle) -> No
     path = write_article("big.txt", body="x" * 5000)
     with pytest.raises(SourceError, match="over the 1000-byte limit"):
         read_article(path, max_bytes=1000)
+
+
+@pytest.mark.parametrize("told", [0, 1, 99_999])
+def test_a_file_is_read_whole_whatever_size_it_had_when_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, told: int
+) -> None:
+    """The size fstat gives only decides how much is asked for first: a file
+    that grew since (here: that says it is smaller) is read to its end, in
+    steps, and one grown over the limit is refused."""
+    path = tmp_path / "growing.txt"
+    data = bytes(range(256)) * 1000  # several read steps
+    path.write_bytes(data)
+    real = os.fstat
+
+    def smaller(handle: int) -> os.stat_result:
+        status = list(real(handle))
+        status[6] = told  # st_size
+        return os.stat_result(status)
+
+    monkeypatch.setattr(os, "fstat", smaller)
+    assert len(data) > files._READ_STEP
+    assert read_file(path, max_bytes=len(data)).data == data
+    with pytest.raises(SourceError, match=f"over the {len(data) - 1}-byte limit"):
+        read_file(path, max_bytes=len(data) - 1)
 
 
 def test_find_reads_only_article_suffixes_recursively(corpus: Path) -> None:
