@@ -4,9 +4,13 @@ Plain tuples of str, int, float, bool, None and datetime pickle several times
 smaller and load several times faster than the dataclasses, and they carry no
 class that could change under them. `unpack(source, pack(article)) == article`
 for every article (`source` is the file's path, the cache's key, so it is not
-stored). `pack` and `unpack` spell the fields of `model` out (for speed);
-`LAYOUT` names them, is part of the parse cache's key so that old entries are
-never misread, and tests/test_compact.py fails when the model moved without them.
+stored). `packed` (and the `packed_*` of nested values) and `unpack` spell the
+fields of `model` out (for speed); `LAYOUT` names them, is part of the parse
+cache's key so that old entries are never misread, and tests/test_compact.py
+fails when the model moved without them. The parser makes the packed form
+straight from what it validated (`packed`, `derived`), without the `Article`
+that `pack` would take: building the dataclasses and taking them apart again
+cost about a tenth of parsing a file.
 
 A packed article is in two parts: its head, the few fields that merging, ranking
 and selection read of every article, and the rest, pickled on its own. Loading
@@ -40,12 +44,19 @@ Head = tuple[Any, ...]
 Packed = tuple[Head, bytes]
 
 #: What merging derives from an article alone, computed in the worker that parsed
-#: it and cached with it: the canonical form of each of `article_urls(article)`,
-#: and the title's tokens (see `headlines.title_tokens`).
+#: it and cached with it: the canonical form of its webUrl, then of its AMP URLs
+#: (those it has), and the title's tokens (see `headlines.title_tokens`).
 Derived = tuple[tuple[str, ...], tuple[str, ...]]
 
 #: What a readable article file yields: the packed article and what is derived from it.
 Payload = tuple[Packed, Derived]
+
+#: Nested values as packed (see `packed`): a `Provider`, an `Image`, a `Related`.
+PackedProvider = tuple[str, str]
+PackedImage = tuple[str, int | None, int | None, str]
+PackedRelated = tuple[
+    str, str, str, datetime | None, PackedProvider | None, float, tuple[PackedImage, ...]
+]
 
 #: The head's fields (see `Head`), and their places in it.
 HEAD_FIELDS = (
@@ -77,31 +88,94 @@ LAYOUT = ";".join(
 
 
 def pack(article: Article) -> Packed:
-    """`article` without its `source`, as nested plain tuples: `head(article)`,
-    then the other fields, pickled."""
+    """`article` without its `source`, as nested plain tuples (see `packed`)."""
     a = article
-    rest = (
-        a.excerpt,
-        a.body,
-        a.amp_url,
-        a.cdn_amp_url,
-        a.category,
-        a.type,
-        tuple(_pack_image(i) for i in a.images),
-        tuple(
-            (
-                r.title,
-                r.url,
-                r.excerpt,
-                r.published,
-                _pack_provider(r.provider),
-                r.quality,
-                tuple(_pack_image(i) for i in r.images),
+    return packed(
+        title=a.title,
+        url=a.url,
+        published=a.published,
+        updated=a.updated,
+        excerpt=a.excerpt,
+        body=a.body,
+        amp_url=a.amp_url,
+        cdn_amp_url=a.cdn_amp_url,
+        category=a.category,
+        type=a.type,
+        heat=a.heat,
+        quality=a.quality,
+        draft=a.draft,
+        provider=_pack_provider(a.provider),
+        topics=a.topics,
+        images=tuple(map(_pack_image, a.images)),
+        related=tuple(
+            packed_related(
+                title=r.title,
+                url=r.url,
+                excerpt=r.excerpt,
+                published=r.published,
+                provider=_pack_provider(r.provider),
+                quality=r.quality,
+                images=tuple(map(_pack_image, r.images)),
             )
             for r in a.related
         ),
     )
-    return head(a), pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def packed(
+    *,
+    title: str,
+    url: str,
+    published: datetime,
+    updated: datetime | None,
+    excerpt: str,
+    body: str,
+    amp_url: str | None,
+    cdn_amp_url: str | None,
+    category: str,
+    type: str,
+    heat: float,
+    quality: float,
+    draft: bool,
+    provider: PackedProvider | None,
+    topics: tuple[str, ...],
+    images: tuple[PackedImage, ...],
+    related: tuple[PackedRelated, ...],
+) -> Packed:
+    """The packed form of the `Article` with these fields (but `source`), its
+    nested values already packed (`packed_provider`, `packed_image`,
+    `packed_related`): its head, then the other fields, pickled. What `pack`
+    makes of an `Article`, made without one (the parser's way: see
+    `sources.parse_payload`)."""
+    head = (title, url, published, updated, heat, quality, draft, provider, topics)
+    rest = (excerpt, body, amp_url, cdn_amp_url, category, type, images, related)
+    return head, pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def packed_provider(name: str, domain: str = "") -> PackedProvider:
+    """A `Provider` as packed."""
+    return (name, domain)
+
+
+def packed_image(
+    url: str, width: int | None = None, height: int | None = None, title: str = ""
+) -> PackedImage:
+    """An `Image` as packed."""
+    return (url, width, height, title)
+
+
+def packed_related(
+    *,
+    title: str,
+    url: str,
+    excerpt: str,
+    published: datetime | None,
+    provider: PackedProvider | None,
+    quality: float,
+    images: tuple[PackedImage, ...],
+) -> PackedRelated:
+    """A `Related` as packed (its provider and images packed already)."""
+    return (title, url, excerpt, published, provider, quality, images)
 
 
 def is_packed(value: object) -> bool:
@@ -179,14 +253,15 @@ def is_draft(packed: Packed) -> bool:
     return bool(packed[0][DRAFT])
 
 
-def article_urls(article: Article) -> list[str]:
-    """The article's webUrl, then its AMP URLs, those it has."""
-    return [article.url, *(url for url in (article.amp_url, article.cdn_amp_url) if url)]
-
-
 def derive(article: Article) -> Derived:
     """What merging needs of `article` that depends on nothing else (see `Derived`)."""
-    return tuple(map(canonical_url, article_urls(article))), title_tokens(article.title)
+    return derived(article.url, article.amp_url, article.cdn_amp_url, article.title)
+
+
+def derived(url: str, amp_url: str | None, cdn_amp_url: str | None, title: str) -> Derived:
+    """`derive` of an article with these fields, made without it."""
+    urls = [url, *(other for other in (amp_url, cdn_amp_url) if other)]
+    return tuple(map(canonical_url, urls)), title_tokens(title)
 
 
 #: The places in a head of what a feed shows (all but heat and quality, which
@@ -205,12 +280,12 @@ def digest(packed: Packed) -> str:
     return hashlib.blake2b(shown + b"\0" + rest, digest_size=16).hexdigest()
 
 
-def _pack_provider(provider: Provider | None) -> tuple[str, str] | None:
-    return None if provider is None else (provider.name, provider.domain)
+def _pack_provider(provider: Provider | None) -> PackedProvider | None:
+    return None if provider is None else packed_provider(provider.name, provider.domain)
 
 
-def _pack_image(image: Image) -> tuple[str, int | None, int | None, str]:
-    return (image.url, image.width, image.height, image.title)
+def _pack_image(image: Image) -> PackedImage:
+    return packed_image(image.url, image.width, image.height, image.title)
 
 
 def load_plain(data: bytes) -> Any:

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from typing import cast
 
 from aggregator import forking, frames
-from aggregator.compact import Payload, derive, digest, pack
+from aggregator.compact import Payload, digest
 from aggregator.errors import SourceError
 from aggregator.files import bytes_digest, read_file, settled_before
-from aggregator.sources import parse_article
+from aggregator.sources import parse_payload
 
 #: (cacheable, digest, payload, check): the payload is a packed article with
 #: what is derived from it (see `compact.Payload`) or the reason the file was
@@ -175,11 +175,10 @@ def parse_one(path: str, max_bytes: int) -> Parsed:
         return False, "", error.reason, ""
     check = bytes_digest(data) if mtime >= settled_before() else ""
     try:
-        article = parse_article(data, path)
+        payload = parse_payload(data, path)
     except SourceError as error:
         return True, "", error.reason, check
-    packed = pack(article)
-    return True, digest(packed), (packed, derive(article)), check
+    return True, digest(payload[0]), payload, check
 
 
 def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> bytes:

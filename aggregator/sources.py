@@ -21,9 +21,21 @@ import yaml
 from dateutil import parser as dateparser
 
 from aggregator import fastyaml
+from aggregator.compact import (
+    PackedImage,
+    PackedProvider,
+    PackedRelated,
+    Payload,
+    derived,
+    packed,
+    packed_image,
+    packed_provider,
+    packed_related,
+    unpack,
+)
 from aggregator.errors import SourceError
 from aggregator.files import read_file
-from aggregator.model import Article, Image, Provider, Related
+from aggregator.model import Article
 from aggregator.text import is_http_url, is_one_line, one_line, shorten, xml_safe
 
 #: Bump on any change to what `parse_article` makes of given bytes: cached parse
@@ -74,10 +86,16 @@ def parse_article(data: bytes, where: str) -> Article:
     A function of `data` and `where` alone (and of `PARSER_VERSION`): results may
     be cached by file content.
     """
+    return unpack(where, parse_payload(data, where)[0])
+
+
+def parse_payload(data: bytes, where: str) -> Payload:
+    """`parse_article` packed, with what merging derives from it (see
+    `compact.Payload`): what the parse cache keeps, made without the `Article`."""
     text = decode(data, where)
     front_matter, body = split_front_matter(text, where)
     mapping = load_front_matter(front_matter, where)
-    return article_from_mapping(mapping, where, body=body)
+    return payload_from_mapping(mapping, where, body=body)
 
 
 def decode(data: bytes, where: str) -> str:
@@ -143,18 +161,26 @@ def load_front_matter(front_matter: str, where: str) -> dict[str, Any]:
 
 def article_from_mapping(mapping: Mapping[Any, Any], where: str, *, body: str = "") -> Article:
     """Validate a front-matter mapping into an `Article` (see the README for the rules)."""
+    return unpack(where, payload_from_mapping(mapping, where, body=body)[0])
+
+
+def payload_from_mapping(mapping: Mapping[Any, Any], where: str, *, body: str = "") -> Payload:
+    """`article_from_mapping`, packed, with what merging derives from it."""
     fields = _Fields(mapping, where, "")
     provider = fields.provider("provider")
-    return Article(
-        source=where,
-        title=fields.text("title", required=True, limit=TITLE_LIMIT),
-        url=fields.url("webUrl", required=True) or "",
+    title = fields.text("title", required=True, limit=TITLE_LIMIT)
+    url = fields.url("webUrl", required=True) or ""
+    amp_url = fields.url("ampWebUrl")
+    cdn_amp_url = fields.url("cdnAmpWebUrl")
+    article = packed(
+        title=title,
+        url=url,
         published=fields.moment("publishedDateTime", required=True) or _EPOCH,
         updated=fields.moment("updatedDateTime"),
         excerpt=fields.text("excerpt", limit=EXCERPT_LIMIT),
         body=xml_safe(body),
-        amp_url=fields.url("ampWebUrl"),
-        cdn_amp_url=fields.url("cdnAmpWebUrl"),
+        amp_url=amp_url,
+        cdn_amp_url=cdn_amp_url,
         category=fields.text("category", limit=NAME_LIMIT),
         type=fields.text("type", limit=NAME_LIMIT),
         heat=fields.number("heat"),
@@ -165,6 +191,7 @@ def article_from_mapping(mapping: Mapping[Any, Any], where: str, *, body: str = 
         images=fields.images("images"),
         related=fields.related("related"),
     )
+    return article, derived(url, amp_url, cdn_amp_url, title)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -289,18 +316,18 @@ class _Fields:
             result.append(_Fields(item, self.where, f"{self.prefix}{name}[{index}]."))
         return result
 
-    def provider(self, name: str) -> Provider | None:
+    def provider(self, name: str) -> PackedProvider | None:
         value = self.get(name, False)
         if value is None:
             return None
         if isinstance(value, str):
-            return Provider(one_line(value, NAME_LIMIT))
+            return packed_provider(one_line(value, NAME_LIMIT))
         if not isinstance(value, dict):
             raise self.fail(name, "a mapping with name and domain", value)
         fields = _Fields(value, self.where, f"{self.prefix}{name}.")
         provider_name = fields.text("name", limit=NAME_LIMIT)
         domain = fields.text("domain", limit=NAME_LIMIT)
-        return Provider(provider_name or domain, domain) if provider_name or domain else None
+        return packed_provider(provider_name or domain, domain) if provider_name or domain else None
 
     def topics(self, name: str) -> tuple[str, ...]:
         value = self.get(name, False)
@@ -319,13 +346,13 @@ class _Fields:
                 topics.append(topic)
         return tuple(topics)
 
-    def images(self, name: str) -> tuple[Image, ...]:
+    def images(self, name: str) -> tuple[PackedImage, ...]:
         images = []
         for item in self.items(name, MAX_IMAGES):
             url = item.url("url")
             if url:
                 images.append(
-                    Image(
+                    packed_image(
                         url=url,
                         width=item.integer("width"),
                         height=item.integer("height"),
@@ -334,14 +361,14 @@ class _Fields:
                 )
         return tuple(images)
 
-    def related(self, name: str) -> tuple[Related, ...]:
+    def related(self, name: str) -> tuple[PackedRelated, ...]:
         related = []
         for item in self.items(name, MAX_RELATED):
             url = item.url("webUrl")
             title = item.text("title", limit=TITLE_LIMIT)
             if url and title:
                 related.append(
-                    Related(
+                    packed_related(
                         title=title,
                         url=url,
                         excerpt=item.text("excerpt", limit=EXCERPT_LIMIT),

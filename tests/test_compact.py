@@ -8,10 +8,15 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from aggregator.compact import LAYOUT, head, is_packed, pack, unpack
+from aggregator.compact import LAYOUT, Payload, derive, head, is_packed, pack, unpack
 from aggregator.errors import SourceError
 from aggregator.model import Image, Provider, Related
-from aggregator.sources import article_from_mapping, read_article
+from aggregator.sources import (
+    article_from_mapping,
+    parse_payload,
+    payload_from_mapping,
+    read_article,
+)
 from tests.conftest import make_article
 from tests.test_fuzz import mappings
 
@@ -75,3 +80,28 @@ def test_parsed_articles_round_trip_through_pickle(mapping: dict[str, object]) -
         return
     packed = pickle.loads(pickle.dumps(pack(article), protocol=pickle.HIGHEST_PROTOCOL))
     assert unpack("fuzz.txt", packed) == article
+
+
+def assert_packed_as_pack_packs(payload: Payload, source: str) -> None:
+    """The parser packs an article straight from the fields it validated: exactly
+    what `pack` makes of the `Article`, down to the types (an int for a float, or
+    a list for a tuple, would unpack alike but cache other bytes and digests)."""
+    article = unpack(source, payload[0])
+    assert payload == (pack(article), derive(article))
+    assert repr(payload[0][0]) == repr(pack(article)[0])
+    assert payload[0][1] == pack(article)[1]  # the rest: the same pickle, byte for byte
+
+
+def test_the_parser_packs_the_sample_articles_as_pack_does() -> None:
+    for path in sorted((REPO / "articles").glob("*.txt")):
+        assert_packed_as_pack_packs(parse_payload(path.read_bytes(), str(path)), str(path))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(mappings)
+def test_the_parser_packs_any_article_as_pack_does(mapping: dict[str, object]) -> None:
+    try:
+        payload = payload_from_mapping(mapping, "fuzz.txt")
+    except SourceError:
+        return
+    assert_packed_as_pack_packs(payload, "fuzz.txt")
