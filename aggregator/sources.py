@@ -172,7 +172,7 @@ def payload_from_mapping(mapping: Mapping[Any, Any], where: str, *, body: str = 
     url = fields.url("webUrl", required=True) or ""
     amp_url = fields.url("ampWebUrl")
     cdn_amp_url = fields.url("cdnAmpWebUrl")
-    article = packed(
+    article_packed = packed(
         title=title,
         url=url,
         published=fields.moment("publishedDateTime", required=True) or _EPOCH,
@@ -191,7 +191,7 @@ def payload_from_mapping(mapping: Mapping[Any, Any], where: str, *, body: str = 
         images=fields.images("images"),
         related=fields.related("related"),
     )
-    return article, derived(url, amp_url, cdn_amp_url, title)
+    return article_packed, derived(url, amp_url, cdn_amp_url, title)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
