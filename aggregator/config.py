@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from aggregator.errors import ConfigError
 from aggregator.text import is_http_url
 
@@ -116,6 +114,8 @@ def load_config(path: Path, *, required: bool = False) -> Config:
         if required:
             raise ConfigError(str(path), "config file not found")
         return resolve_paths(Config(), base)
+    import yaml  # here: a build without a config file does without it
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import multiprocessing
 import os
 import pickle
 from collections.abc import Iterator, Sequence
@@ -126,6 +125,8 @@ class Parsing:
         if workers > 0 and start_method() == "fork":
             self._sent = self._forked(self._ending.enter_context(forking.copies()))
         elif workers > 0:
+            import multiprocessing  # here: where copies can be made (most builds), no pool
+
             pool = self._ending.enter_context(multiprocessing.get_context("spawn").Pool(workers))
             self._sent = pool.imap(_parse_chunk, self._chunks)
 

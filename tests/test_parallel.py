@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
@@ -53,11 +54,11 @@ def test_workers_return_what_one_process_returns(
     alone = parse_files(mixed, max_bytes=100_000, jobs=1)
     pools: list[str] = []
     forks: list[int] = []
-    real_context, real_fork = parallel.multiprocessing.get_context, os.fork
+    real_context, real_fork = multiprocessing.get_context, os.fork
     monkeypatch.setattr(parallel, "start_method", lambda: method)
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # as the command line runs
     monkeypatch.setattr(
-        parallel.multiprocessing,
+        multiprocessing,
         "get_context",
         lambda name: pools.append(name) or real_context(name),
     )
