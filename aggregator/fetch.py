@@ -16,21 +16,18 @@ multicast, reserved or unspecified (unless `allow_private_networks`), and the
 connection is then made to exactly the addresses that were checked, so a DNS answer
 that changes between check and connect cannot smuggle in an internal address.
 
-Results are cached in SQLite (metadata only, never page bodies) so that a frequent
-cron run re-fetches almost nothing, and a re-fetch is a conditional request.
+Results are cached (`pagecache`: metadata only, never page bodies) so that a
+frequent cron run re-fetches almost nothing, and a re-fetch is a conditional request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
-import contextlib
 import email.utils
 import ipaddress
 import itertools
 import logging
 import socket
-import sqlite3
 import ssl
 import time
 import zlib
@@ -38,21 +35,20 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from http.client import HTTPResponse
 from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
 from urllib.request import Request
 from urllib.robotparser import RobotFileParser
 
 import httpcore
 import httpx
-from htmldate import find_date
 
 from aggregator import __version__
 from aggregator.config import FetchConfig
+from aggregator.pagecache import PRUNE_AFTER, PageCache, PageRecord
+from aggregator.pageinfo import inspect_page
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +63,6 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
 _DEAD_STATUSES = frozenset({404, 410})
 _BUDGET_REASON = "fetch budget exhausted"
-#: htmldate output; the offset is absent when the page gave none.
-_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 #: Pages up to this size are parsed on the event loop (well under a millisecond);
 #: bigger ones in a worker thread.
 _PARSE_INLINE_BYTES = 100_000
@@ -76,11 +70,6 @@ _PARSE_INLINE_BYTES = 100_000
 _KEEPALIVE = 5.0
 #: Seconds between looks for idle per-origin pools to close.
 _SWEEP_EVERY = 1.0
-_CACHE_SCHEMA_VERSION = 1
-#: Seconds to wait for another process's lock on the cache before going without.
-_CACHE_BUSY_TIMEOUT = 10.0
-#: Cache rows not refreshed for this long are pruned (at least twice the TTL).
-_CACHE_PRUNE_AFTER = 30 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -158,9 +147,9 @@ def fetch_pages(
             progress(done, total)
 
     results: dict[str, PageResult] = {}
-    records: dict[str, _Entry] = {}
+    records: dict[str, PageRecord] = {}
     exhausted = False
-    cache = _Cache(cache_path)
+    cache = PageCache(cache_path)
     try:
         entries = cache.load(wanted)
         now = time.time()
@@ -185,7 +174,7 @@ def fetch_pages(
                 results[url] = result
             if exhausted and progress is not None:
                 progress(total, total)
-        cache.store(records.values(), max(_CACHE_PRUNE_AFTER, 2 * config.cache_ttl))
+        cache.store(records.values(), max(PRUNE_AFTER, 2 * config.cache_ttl))
     finally:
         cache.close()
     return FetchOutcome({url: results[url] for url in wanted}, exhausted)
@@ -204,7 +193,9 @@ class _Stop(Exception):
         self.http_status = http_status
 
 
-def _without_network(url: str, entry: _Entry | None, now: float, ttl: float) -> PageResult | None:
+def _without_network(
+    url: str, entry: PageRecord | None, now: float, ttl: float
+) -> PageResult | None:
     """The result for `url` when it needs no request (bad URL, fresh cache), else None."""
     try:
         _checked_url(url)
@@ -451,21 +442,6 @@ class _NoCookieJar(CookieJar):
 
 
 @dataclass(frozen=True)
-class _Entry:
-    """One cache row: what the last real answer for a URL said."""
-
-    url: str
-    etag: str | None
-    last_modified: str | None
-    fetched_at: float
-    status: Literal["fetched", "dead"]
-    http_status: int | None
-    updated: datetime | None
-    final_url: str | None
-    canonical_url: str | None
-
-
-@dataclass(frozen=True)
 class _Reply:
     status: int
     headers: httpx.Headers
@@ -476,11 +452,11 @@ class _Reply:
 async def _fetch_all(
     urls: list[str],
     config: FetchConfig,
-    entries: dict[str, _Entry],
+    entries: dict[str, PageRecord],
     user_agent: str,
     budget_left: float,
     tick: Callable[[], None],
-) -> tuple[dict[str, PageResult], dict[str, _Entry]]:
+) -> tuple[dict[str, PageResult], dict[str, PageRecord]]:
     """Fetch `urls` concurrently; URLs missing from the result ran out of budget."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget_left
@@ -531,7 +507,7 @@ class _Fetcher:
         client: httpx.AsyncClient,
         resolver: _Resolver,
         config: FetchConfig,
-        entries: dict[str, _Entry],
+        entries: dict[str, PageRecord],
         user_agent: str,
         deadline: float,
         threads: Executor,
@@ -547,7 +523,7 @@ class _Fetcher:
         self._per_host: dict[str, asyncio.Semaphore] = {}
         self._robots: dict[str, asyncio.Task[RobotFileParser | None]] = {}
         self.results: dict[str, PageResult] = {}
-        self.records: dict[str, _Entry] = {}
+        self.records: dict[str, PageRecord] = {}
 
     async def run(self, url: str, finished: asyncio.Queue[str]) -> None:
         try:
@@ -608,7 +584,7 @@ class _Fetcher:
         if status == 304:
             if entry is None or not conditional:
                 raise _Stop("failed", "HTTP 304 to an unconditional request", status)
-            self.records[url] = _Entry(
+            self.records[url] = PageRecord(
                 url,
                 reply.headers.get("etag") or entry.etag,
                 reply.headers.get("last-modified") or entry.last_modified,
@@ -623,7 +599,7 @@ class _Fetcher:
                 url, "not_modified", entry.updated, final_url, entry.canonical_url, status
             )
         if status in _DEAD_STATUSES:
-            self.records[url] = _Entry(
+            self.records[url] = PageRecord(
                 url, None, None, time.time(), "dead", status, None, final_url, None
             )
             return PageResult(url, "dead", None, final_url, None, status, f"HTTP {status}")
@@ -635,13 +611,13 @@ class _Fetcher:
         if len(reply.body) > _PARSE_INLINE_BYTES:
             # Parsing a big page takes long enough to stall every other transfer.
             loop = asyncio.get_running_loop()
-            updated, canonical = await loop.run_in_executor(self._threads, _inspect_page, *page)
+            updated, canonical = await loop.run_in_executor(self._threads, inspect_page, *page)
         else:
-            updated, canonical = _inspect_page(*page)
+            updated, canonical = inspect_page(*page)
         last_modified = reply.headers.get("last-modified")
         if updated is None:
             updated = _http_date(last_modified)
-        self.records[url] = _Entry(
+        self.records[url] = PageRecord(
             url,
             reply.headers.get("etag"),
             last_modified,
@@ -816,97 +792,6 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _inspect_page(
-    body: bytes, content_type: str, charset: str | None, page_url: str
-) -> tuple[datetime | None, str | None]:
-    """The page's modified date and canonical URL, from its HTML."""
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if not body or (kind and "html" not in kind and "xml" not in kind):
-        return None, None
-    if charset:
-        try:
-            codecs.lookup(charset)
-        except LookupError:
-            charset = None
-    text = body.decode(charset or "utf-8", errors="replace")
-    return _page_modified(text), _canonical(text, page_url)
-
-
-def _page_modified(text: str) -> datetime | None:
-    try:
-        # bytes, not str: htmldate treats a str that starts with "http" as a URL and
-        # downloads it itself, which would bypass every check in this module.
-        # url="" stops it taking a date from the (canonical) URL: that is a
-        # publication date, never a modification date.
-        found = find_date(
-            text.encode("utf-8"),
-            extensive_search=False,
-            original_date=False,
-            outputformat=_DATE_FORMAT,
-            url="",
-        )
-    except Exception:  # htmldate on hostile markup: no date rather than no result
-        logger.debug("htmldate failed", exc_info=True)
-        return None
-    if not found:
-        return None
-    try:
-        when = datetime.fromisoformat(found)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # no offset on the page: assume UTC
-    return when.astimezone(UTC)
-
-
-class _EndOfHead(Exception):
-    pass
-
-
-class _HeadScanner(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.canonical: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
-            raise _EndOfHead
-        values = dict(attrs)
-        href = values.get("href")
-        if not href:
-            return
-        if tag == "base" and self.base is None:
-            self.base = href.strip()
-        elif (
-            tag == "link"
-            and self.canonical is None
-            and "canonical" in (values.get("rel") or "").lower().split()
-        ):
-            self.canonical = href.strip()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "head":
-            raise _EndOfHead
-
-
-def _canonical(text: str, page_url: str) -> str | None:
-    scanner = _HeadScanner()
-    with contextlib.suppress(_EndOfHead, Exception):
-        scanner.feed(text)
-    if scanner.canonical is None:
-        return None
-    try:
-        base = urljoin(page_url, scanner.base) if scanner.base else page_url
-        absolute = urljoin(base, scanner.canonical)
-        parts = urlsplit(absolute)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return absolute
-
-
 def _http_date(value: str | None) -> datetime | None:
     """An HTTP date header as UTC; None if missing, malformed or in the future."""
     when = _parse_http_date(value) if value else None
@@ -925,135 +810,3 @@ def _parse_http_date(value: str) -> datetime | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC)
-
-
-# --- cache ------------------------------------------------------------------------
-
-_COLUMNS = (
-    "url, etag, last_modified, fetched_at, status, http_status, updated, final_url, canonical_url"
-)
-
-
-class _Cache:
-    """The SQLite cache of fetch metadata. Every failure degrades to a warning."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._conn = self._open()
-
-    def _open(self) -> sqlite3.Connection:
-        try:
-            return _connect(self._path)
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc):  # busy, not broken: leave it for its owner
-                logger.warning("fetch cache %s is locked (%s); not caching", self._path, exc)
-                return _connect(None)
-            logger.warning("fetch cache %s is unreadable (%s); replacing it", self._path, exc)
-        except (sqlite3.Error, OSError) as exc:
-            logger.warning("fetch cache %s is unreadable (%s); replacing it", self._path, exc)
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            with contextlib.suppress(OSError):
-                Path(f"{self._path}{suffix}").unlink(missing_ok=True)
-        try:
-            return _connect(self._path)
-        except (sqlite3.Error, OSError) as exc:
-            logger.warning("cannot create fetch cache %s (%s); not caching", self._path, exc)
-        return _connect(None)
-
-    def load(self, urls: Sequence[str]) -> dict[str, _Entry]:
-        entries: dict[str, _Entry] = {}
-        try:
-            for start in range(0, len(urls), 500):
-                chunk = list(urls[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT {_COLUMNS} FROM pages WHERE url IN ({marks})"
-                for row in self._conn.execute(query, chunk):
-                    entry = _entry_from_row(row)
-                    if entry is not None:
-                        entries[entry.url] = entry
-        except sqlite3.Error as exc:
-            logger.warning("cannot read fetch cache %s (%s); ignoring it", self._path, exc)
-            return {}
-        return entries
-
-    def store(self, entries: Iterable[_Entry], prune_after: float) -> None:
-        rows = [
-            (
-                e.url,
-                e.etag,
-                e.last_modified,
-                e.fetched_at,
-                e.status,
-                e.http_status,
-                e.updated.isoformat() if e.updated else None,
-                e.final_url,
-                e.canonical_url,
-            )
-            for e in entries
-        ]
-        try:
-            with self._conn:
-                self._conn.executemany(
-                    f"INSERT OR REPLACE INTO pages ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                    rows,
-                )
-                # URLs that dropped out of every feed need not be remembered forever.
-                self._conn.execute(
-                    "DELETE FROM pages WHERE fetched_at < ?", (time.time() - prune_after,)
-                )
-        except sqlite3.Error as exc:
-            logger.warning("cannot write fetch cache %s (%s)", self._path, exc)
-
-    def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.close()
-
-
-def _connect(path: Path | None) -> sqlite3.Connection:
-    """An open, checked cache database at `path` (None: in memory)."""
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(":memory:" if path is None else path, timeout=_CACHE_BUSY_TIMEOUT)
-    try:
-        (check,) = conn.execute("PRAGMA quick_check").fetchone()
-        if check != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version not in (0, _CACHE_SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"unknown cache version {version}")
-        with conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS pages ("
-                " url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT,"
-                " fetched_at REAL NOT NULL, status TEXT NOT NULL, http_status INTEGER,"
-                " updated TEXT, final_url TEXT, canonical_url TEXT)"
-            )
-            conn.execute(f"PRAGMA user_version = {_CACHE_SCHEMA_VERSION}")
-        conn.execute(f"SELECT {_COLUMNS} FROM pages LIMIT 1").fetchall()
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _entry_from_row(row: tuple[Any, ...]) -> _Entry | None:
-    url, etag, last_modified, fetched_at, status, http_status, updated, final, canonical = row
-    if status not in ("fetched", "dead") or not isinstance(fetched_at, int | float):
-        return None
-    when: datetime | None = None
-    if isinstance(updated, str):
-        with contextlib.suppress(ValueError):
-            when = datetime.fromisoformat(updated)
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-    return _Entry(
-        str(url),
-        etag if isinstance(etag, str) else None,
-        last_modified if isinstance(last_modified, str) else None,
-        float(fetched_at),
-        status,
-        http_status if isinstance(http_status, int) else None,
-        when,
-        final if isinstance(final, str) else None,
-        canonical if isinstance(canonical, str) else None,
-    )

@@ -28,7 +28,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from aggregator import __version__
+from aggregator import __version__, pagecache
 from aggregator import fetch as fetch_module
 from aggregator.config import FetchConfig
 from aggregator.fetch import (
@@ -677,7 +677,7 @@ def test_locked_cache_is_left_alone(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(fetch_module, "_CACHE_BUSY_TIMEOUT", 0.1)
+    monkeypatch.setattr(pagecache, "BUSY_TIMEOUT", 0.1)
     server.expect_request("/a").respond_with_data(page())
     url = server.url_for("/a")
     assert one(url, tmp_path).status == "fetched"
