@@ -6,7 +6,8 @@ The date comes from htmldate, asked for a modification date (not the
 publication date) and never from the URL; a page that says nothing, or that
 htmldate cannot read, has none. The canonical URL is the first
 `<link rel="canonical">` of the head, taken against the `<base>` and the page's
-own URL, and kept only when it is an absolute http or https URL.
+own URL, and kept only when it is an absolute http or https URL without spaces
+or control characters.
 """
 
 from __future__ import annotations
@@ -117,4 +118,6 @@ def _canonical(text: str, page_url: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
+    if any(character <= " " or character == "\x7f" for character in absolute):
+        return None  # a space or control character: not a URL (the report shows it)
     return absolute

@@ -35,6 +35,10 @@ def html(head: str, body: str = "<p>Text.</p>") -> bytes:
         ),
         ('<link rel="canonical" href="javascript:alert(1)">', None),
         ('<link rel="canonical" href="ftp://news.example/story">', None),
+        ('<link rel="canonical" href="/two words">', None),
+        ('<link rel="canonical" href="/nul\x00byte">', None),
+        # Tabs and line breaks are dropped from URLs, as browsers drop them.
+        ('<link rel="canonical" href="/tab&#9;here">', "https://news.example/tabhere"),
         ('<link rel="alternate" href="/feed">', None),
         ("", None),
     ],
