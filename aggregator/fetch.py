@@ -740,7 +740,7 @@ def _retry_after(value: str | None, now: float) -> float | None:
     return None if when is None else max(0.0, when.timestamp() - now)
 
 
-# --- bodies and pages -------------------------------------------------------------
+# --- bodies and dates -------------------------------------------------------------
 
 
 class _Inflater:
