@@ -205,10 +205,16 @@ def group_articles(
     merge: MergeConfig,
     known: Mapping[str, str],
     title_pairs: PairFinder | None = None,
+    *,
+    taken: Set[str] = frozenset(),
 ) -> Grouping:
     """Group articles, given as their `MergeInput`s, into stories and name them
     (see `merge_stories`; `title_pairs` as there, or any `PairFinder`). Pure
-    but for what `title_pairs` remembers."""
+    but for what `title_pairs` remembers.
+
+    `taken`: ids other stories hold, which none of these may be given (see
+    `regrouping`: there, the stories of the articles a change left alone);
+    none of these stories may carry one of them by a `known` URL."""
     find_pairs = TitlePairSearch() if title_pairs is None else title_pairs
     with _cyclic_gc_paused():
         # Indexing lists, not calling a lambda, and each input looked up once.
@@ -222,7 +228,7 @@ def group_articles(
         window = merge.window_hours * 3600.0
         _join_titles(times, tokens, window, merge.title_similarity, find_pairs, groups)
         roots = [groups.find(index) for index in range(len(order))]
-        ids = _story_ids(_members(roots), times, keys, known)
+        ids = _story_ids(_members(roots), times, keys, known, taken)
         return Grouping(order, roots, ids)
 
 
@@ -383,12 +389,13 @@ def _story_ids(
     times: Sequence[float],
     keys: Sequence[Collection[str]],
     known: Mapping[str, str],
+    taken: Set[str] = frozenset(),
 ) -> list[str]:
     """`assign_story_ids` of `stories`, each the indices of its copies in `times`
     and `keys`, found without listing the copies of every story first: most
-    stories have one, known by one URL. With nothing known, the ids of rule 2
-    alone."""
-    if not known:
+    stories have one, known by one URL. With nothing known (or taken), the ids
+    of rule 2 alone. `taken`: as for `group_articles`."""
+    if not known and not taken:
         return [
             story_id(
                 min(keys[indices[0]])
@@ -412,7 +419,7 @@ def _story_ids(
     def copies(number: int) -> list[CopyKeys]:
         return [(times[i], keys[i]) for i in stories[number]]
 
-    return _claimed_ids(carried, copies, known)
+    return _claimed_ids(carried, copies, known, taken)
 
 
 def _identity(article: Article, url: str) -> Identity:
@@ -627,6 +634,7 @@ def _claimed_ids(
     carried: Sequence[Collection[str]],
     copies_of: Callable[[int], Sequence[CopyKeys]],
     known: Mapping[str, str],
+    held: Set[str] = frozenset(),
 ) -> list[str]:
     """`assign_story_ids` of stories given by the distinct known ids each carries
     and by what lists the copies of a story by its number: asked only of the few
@@ -651,7 +659,7 @@ def _claimed_ids(
                     claim = (0 if story_id(url) == old else 1, when, min(keys))
                     best[old] = min(best.get(old, claim), claim)
         claims.extend((*claim, old, number) for old, claim in best.items())
-    taken = set(ids.values())
+    taken = {*held, *ids.values()}  # `held` by stories not listed here
     for *_, old, number in sorted(claims):
         if number not in ids and old not in taken:
             ids[number] = old
