@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import logging
 import operator
-from collections.abc import Callable, Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from datetime import datetime
 from typing import cast
 
@@ -39,7 +40,8 @@ from aggregator.collection import (
 )
 from aggregator.compact import DRAFT
 from aggregator.config import Config
-from aggregator.files import FoundFiles, settled_before
+from aggregator.files import FileStamp, FoundFiles, settled_before
+from aggregator.groupingstore import grouping_key, load_grouping, save_grouping
 from aggregator.merge import Grouping, MergeInput, group_articles
 from aggregator.mergestore import (
     Row,
@@ -53,15 +55,19 @@ from aggregator.mergestore import (
     store_usable,
 )
 from aggregator.parallel import Chunk, Parsed, available_cores, parse_chunks
+from aggregator.regrouping import record_of, regroup
 from aggregator.state import (
     Staged,
-    load_story_ids,
+    load_story_ids_digested,
     load_title_pairs,
     save_title_pairs,
     stage_story_ids,
+    story_ids_digest,
     story_ids_record,
 )
 from aggregator.titlepairs import Pair, Title, TitlePairs, find_title_pairs, narrowed, widened
+
+log = logging.getLogger(__name__)
 
 #: How many article files make grouping their articles worth a copy of this process.
 GROUP_ELSEWHERE_FROM = 5000
@@ -87,6 +93,7 @@ def collect_and_group(
     them, and keeps it for the next build.
     """
     elsewhere = config.jobs != 1 and len(found.names) >= GROUP_ELSEWHERE_FROM
+    settled = settled_before()
     held: dict[str, Entry] = {}  # the cache's entries, kept as rows only when grouping elsewhere
     checks: dict[str, str] = {}
     ahead = _GroupingAhead.start(config, found, clock, copies) if elsewhere else None
@@ -101,14 +108,15 @@ def collect_and_group(
     inputs = functools.cache(
         functools.partial(merge_inputs, found.names, parsed, clock, config.drafts)
     )
+    stamps = functools.cache(lambda: _trusted_stamps(inputs(), found, settled))
 
     def group() -> Grouping:
-        return _group(inputs(), config, spread=elsewhere)
+        return _group(inputs(), config, spread=elsewhere, stamps=stamps())
 
     def record(grouping: Grouping) -> Staged | None:
         if elsewhere:  # what grouping read of each file, for the next build's copy
             save_rows(config.state_dir, cache_key(config.max_file_bytes), rows_of(held))
-        return None if config.fetch.enabled else _ids_record(inputs(), grouping, config)
+        return None if config.fetch.enabled else _ids_record(inputs(), grouping, config, stamps())
 
     if ahead is None:
         start = copies.start_then if elsewhere else forking.later_then
@@ -271,7 +279,7 @@ class _GroupingAhead:
             save_rows(self._config.state_dir, self._key, kept)
         if self._config.fetch.enabled:
             return None
-        return _ids_record(inputs, self._grouping, self._config)
+        return _ids_record(inputs, self._grouping, self._config, self._stamps)
 
     def _search_more_titles(self) -> forking.Pending[TitlePairs | None]:
         """The search for similar titles, started in a copy of this one as
@@ -339,11 +347,18 @@ class _GroupingAhead:
             return None
 
     @functools.cached_property
+    def _stamps(self) -> list[FileStamp | None]:
+        assert self._inputs is not None
+        return _trusted_stamps(self._inputs, self._found, self._settled)
+
+    @functools.cached_property
     def _grouping(self) -> Grouping | None:
         """`_group` of `_inputs`; None when what the store held made no grouping."""
         assert self._inputs is not None
         try:
-            return _group(self._inputs, self._config, spread=True, wider=self._wider)
+            return _group(
+                self._inputs, self._config, spread=True, wider=self._wider, stamps=self._stamps
+            )
         except _NOT_ROWS as error:
             report_damage(self._config.state_dir, error)
             return None
@@ -355,12 +370,27 @@ class _GroupingAhead:
 _NOT_ROWS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
 
 
+def _trusted_stamps(
+    inputs: Sequence[MergeInput], found: FoundFiles, settled: int
+) -> list[FileStamp | None]:
+    """The stamp of each of `inputs`' files, as a grouping record keeps it
+    (see `regrouping.GroupingRecord`): None for a file modified since
+    `settled` (see `files.settled_before`)."""
+    trusted = {
+        name: stamp
+        for name, stamp in zip(found.names, found.stamps, strict=True)
+        if stamp is not None and stamp[1] < settled
+    }
+    return list(map(trusted.get, (identity[3] for identity, _, _ in inputs)))
+
+
 def _group(
     inputs: Sequence[MergeInput],
     config: Config,
     *,
     spread: bool = False,
     wider: forking.Pending[TitlePairs | None] | None = None,
+    stamps: Sequence[FileStamp | None],
 ) -> Grouping:
     """`merge.group_articles` of `inputs`, with the ids the previous build kept.
 
@@ -368,12 +398,17 @@ def _group(
     copy of this process from the start, while this one orders the articles
     and joins those of the same links, which the search does not need; unless
     a search of more titles is under way (`wider`), whose result is taken.
+    Made from the last build's grouping where its record holds (see
+    `regrouping`), given the `stamps` of the inputs' files (`_trusted_stamps`).
     """
     titles = {words for _, _, words in inputs if words}
     search = functools.partial(_similar_titles, titles, config, spread=spread, wider=wider)
     with forking.copies() as copies:
         searched = copies.start(search) if spread and wider is None else forking.later(search)
-        known = load_story_ids(config.state_dir)
+        known, digest = load_story_ids_digested(config.state_dir)
+        made = _regrouped(inputs, stamps, config, known, digest, searched)
+        if made is not None:
+            return made
 
         def found(asked: Set[Title], threshold: float) -> frozenset[Pair]:
             if threshold != config.merge.title_similarity or asked != titles:
@@ -381,6 +416,28 @@ def _group(
             return searched.result().pairs
 
         return group_articles(inputs, config.merge, known, found)
+
+
+def _regrouped(
+    inputs: Sequence[MergeInput],
+    stamps: Sequence[FileStamp | None],
+    config: Config,
+    known: Mapping[str, str],
+    ids_digest: str,
+    searched: forking.Pending[TitlePairs],
+) -> Grouping | None:
+    """`regrouping.regroup` of `inputs` from the last build's grouping, when
+    its record is of the known ids (their file's `ids_digest`); None without
+    one, or when the change reaches too many articles."""
+    key = grouping_key(cache_key(config.max_file_bytes), config.merge)
+    last = load_grouping(config.state_dir, key, ids_digest)
+    if last is None:
+        return None
+    try:
+        return regroup(inputs, stamps, last, config.merge, known, searched.result().pairs)
+    except _NOT_ROWS as error:  # a record of another shape: group every article
+        log.warning("%s: grouping record not used (%s)", config.state_dir, type(error).__name__)
+        return None
 
 
 def _similar_titles(
@@ -415,7 +472,18 @@ def _more_titles_searched(added: Set[Title], config: Config) -> TitlePairs | Non
     return None if previous is None else widened(previous, added)
 
 
-def _ids_record(inputs: Sequence[MergeInput], grouping: Grouping, config: Config) -> Staged:
-    """`state.story_ids_record` of the stories `grouping` makes of `inputs`, staged
-    (`state.stage_story_ids`)."""
-    return stage_story_ids(config.state_dir, story_ids_record(grouping.id_map(inputs)))
+def _ids_record(
+    inputs: Sequence[MergeInput],
+    grouping: Grouping,
+    config: Config,
+    stamps: Sequence[FileStamp | None],
+) -> Staged:
+    """`state.story_ids_record` of the stories `grouping` makes of `inputs`,
+    staged (`state.stage_story_ids`), and the grouping kept for the next
+    build to regroup from (`groupingstore`), given the `stamps` of the
+    inputs' files."""
+    record = story_ids_record(grouping.id_map(inputs))
+    key = grouping_key(cache_key(config.max_file_bytes), config.merge)
+    kept = record_of(grouping, inputs, stamps)
+    save_grouping(config.state_dir, key, story_ids_digest(record), kept)
+    return stage_story_ids(config.state_dir, record)

@@ -130,12 +130,28 @@ class Replacement:
 
 def read_record(state_dir: Path, name: str) -> dict[str, Any] | None:
     """The JSON object stored under `name`, or None when there is no usable one."""
-    path = state_dir / name
+    return _record_of(state_dir / name, _bytes_of(state_dir / name))
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    """The bytes of the file at `path`; None when it cannot be read (logged,
+    unless there is no such file)."""
     try:
-        record = json.loads(path.read_bytes())
+        return path.read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:  # ValueError: bad JSON or bad UTF-8
+    except OSError as error:
+        log.warning("%s: ignoring unreadable state (%s); starting fresh", path, error)
+        return None
+
+
+def _record_of(path: Path, data: bytes | None) -> dict[str, Any] | None:
+    """The JSON object `data` (read from `path`) holds, or None."""
+    if data is None:
+        return None
+    try:
+        record = json.loads(data)
+    except ValueError as error:  # bad JSON or bad UTF-8
         log.warning("%s: ignoring unreadable state (%s); starting fresh", path, error)
         return None
     if not isinstance(record, dict):
@@ -200,9 +216,18 @@ def stage(path: Path, data: bytes) -> Staged:
 
 def load_story_ids(state_dir: Path) -> dict[str, str]:
     """The story ids the previous build saved; empty when there are none to trust."""
-    document = read_record(state_dir, STORY_IDS_FILE)
+    return load_story_ids_digested(state_dir)[0]
+
+
+def load_story_ids_digested(state_dir: Path) -> tuple[dict[str, str], str]:
+    """`load_story_ids`, and the `story_ids_digest` of the file's bytes
+    (empty when there is no file to read)."""
+    path = state_dir / STORY_IDS_FILE
+    data = _bytes_of(path)
+    digest = "" if data is None else story_ids_digest(data)
+    document = _record_of(path, data)
     if document is None:
-        return {}
+        return {}, digest
     ids = document.get("story_ids")
     if (
         document.get("format") != _FORMAT
@@ -210,8 +235,14 @@ def load_story_ids(state_dir: Path) -> dict[str, str]:
         or not all(isinstance(v, str) and _STORY_ID.fullmatch(v) for v in ids.values())
     ):
         log.warning("%s: not a story id file of this version; starting fresh", STORY_IDS_FILE)
-        return {}
-    return ids
+        return {}, digest
+    return ids, digest
+
+
+def story_ids_digest(record: bytes) -> str:
+    """A digest of the bytes of a story ids file (see `story_ids_record`):
+    what ties records made with those ids to them (see `groupingstore`)."""
+    return hashlib.blake2b(record, digest_size=16).hexdigest()
 
 
 def story_ids_record(ids: Mapping[str, str]) -> bytes:

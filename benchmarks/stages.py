@@ -49,6 +49,7 @@ STAGES = (
     ("aggregator.grouping", "_GroupingAhead.grouping"),
     ("aggregator.grouping", "_GroupingAhead.after"),
     ("aggregator.grouping", "_group"),
+    ("aggregator.grouping", "_regrouped"),
     ("aggregator.grouping", "_similar_titles"),
     ("aggregator.grouping", "_more_titles_searched"),
     ("aggregator.grouping", "_ids_record"),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from aggregator.config import Config
 from aggregator.model import Article, Provider
 
 #: A fixed reference time: tests never read the clock.
@@ -91,3 +92,12 @@ def write_article(corpus: Path) -> WriteArticle:
         return path
 
     return write
+
+
+def feed_bytes(config: Config) -> dict[str, bytes]:
+    """Every file of the output of a build with `config`, by its relative path."""
+    return {
+        path.relative_to(config.output).as_posix(): path.read_bytes()
+        for path in config.output.rglob("*")
+        if path.is_file()
+    }

@@ -18,7 +18,7 @@ from aggregator.build import BuildOptions, run_build
 from aggregator.config import Config
 from aggregator.entrystore import INDEX_NAME, EntryStore, StoryEntries
 from aggregator.feedspec import Entries, FeedSpec, Format
-from tests.conftest import NOW
+from tests.conftest import NOW, feed_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -154,14 +154,6 @@ def configure(corpus: Path, work: Path, jobs: int = 1) -> Config:
     return dataclasses.replace(
         Config(), sources=(corpus,), output=work / "feeds", state_dir=work / "state", jobs=jobs
     )
-
-
-def feed_bytes(config: Config) -> dict[str, bytes]:
-    return {
-        path.relative_to(config.output).as_posix(): path.read_bytes()
-        for path in config.output.rglob("*")
-        if path.is_file()
-    }
 
 
 @pytest.fixture

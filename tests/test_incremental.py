@@ -424,7 +424,7 @@ def test_grouping_refuses_similar_titles_searched_for_other_titles(
 
     monkeypatch.setattr(grouping, "group_articles", asking_for_others)
     with pytest.raises(ValueError, match="other titles than searched"):
-        grouping._group(inputs, config)
+        grouping._group(inputs, config, stamps=[None])
 
 
 def test_library_versions_are_those_importlib_metadata_reads() -> None:
