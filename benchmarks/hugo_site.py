@@ -9,8 +9,9 @@ Usage::
 front matter only from content files with a known extension such as ``.md``;
 it follows symlinked files). ``hugo_command(site, out)`` is the build to time.
 ``--build`` runs it once into ``WORK/public`` and ``--verify`` checks that output
-against the corpus. Needs the ``hugo`` binary (Debian: ``apt-get install hugo``;
-written and checked against 0.111.3).
+against the corpus. Needs the ``hugo`` binary: Debian's package, which ``run.py``
+installs when it is missing (``install_hugo``, as root); written and checked
+against 0.111.3.
 
 What the site does, so the comparison is fair:
 
@@ -38,6 +39,7 @@ What the site does, so the comparison is fair:
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -126,6 +128,27 @@ def hugo_version() -> str:
     """The first line of ``hugo version``; raises FileNotFoundError without Hugo."""
     done = subprocess.run(["hugo", "version"], capture_output=True, text=True, check=True)
     return done.stdout.strip()
+
+
+def install_hugo() -> None:
+    """Install Debian's ``hugo`` package unless ``hugo`` is on the PATH already.
+
+    Needs root and apt-get; elsewhere it exits naming what to install (or
+    ``--skip-hugo``)."""
+    if shutil.which("hugo"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit(
+            "hugo not found: install Debian's hugo package (apt-get install hugo) as root, "
+            "or run with --skip-hugo"
+        )
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    }
+    subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "hugo"]
+    subprocess.run(install, check=True, **quiet)
 
 
 def prepare_site(corpus: Path, work: Path) -> Path:

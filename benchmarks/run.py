@@ -5,6 +5,9 @@ Usage (from the repository root)::
     python benchmarks/run.py [WORK] [--count 20000] [--runs 3] [--seed 1]
         [--aggregator 'COMMAND TEMPLATE'] [--skip-hugo] [--skip-plain] [--skip-aggregator]
 
+Hugo comes from Debian's ``hugo`` package, installed first when it is
+missing (as root, with apt-get; see ``hugo_site.install_hugo``).
+
 Everything is written under WORK (default ``benchmarks/.work``, git-ignored),
 which is emptied first: ``corpus/`` (made by gen_corpus.py), ``hugo/``
 (hugo_site.py), ``feeds/`` and ``state/`` (the aggregator) and ``results.json``.
@@ -56,7 +59,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hugo_site import hugo_command, hugo_version, prepare_site, verify
+from hugo_site import hugo_command, hugo_version, install_hugo, prepare_site, verify
 from measure import Result, measure
 
 HERE = Path(__file__).resolve().parent
@@ -137,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-plain", action="store_true")
     args = parser.parse_args(argv)
 
+    if not args.skip_hugo:
+        install_hugo()
     work: Path = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
