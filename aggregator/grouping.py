@@ -6,7 +6,9 @@ each file can be had, where that pays.
 grouping made alongside: see its docstring for the three ways it goes, and
 `_GroupingAhead` for the copy that starts before the parse cache is read. The
 search for similar titles, most of a first build's grouping, is shared with
-copies of its own (`_similar_titles`).
+copies of its own (`_similar_titles`). Each way keeps its grouping for the
+next build, which groups anew only the articles a change reaches when the
+story ids it finds are those that grouping gave (`_regrouped`, `regrouping`).
 """
 
 from __future__ import annotations
