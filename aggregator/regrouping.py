@@ -29,12 +29,15 @@ asks (see `grouping`). tests/test_regrouping.py holds `regroup` to
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import operator
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from itertools import repeat
+from typing import cast
 
 from aggregator.config import MergeConfig
 from aggregator.files import FileStamp
@@ -107,7 +110,7 @@ def regroup(
     grouped_anew = changed.union(map(last.roots.__getitem__, kept_region))
     firsts = itertools.compress(range(before), map(operator.eq, last.roots, itertools.count()))
     id_of_first = dict(zip(firsts, last.ids, strict=True))
-    taken = {story for first, story in id_of_first.items() if first not in grouped_anew}
+    taken = set(last.ids).difference(map(id_of_first.__getitem__, grouped_anew))
     inside = sorted(region)
     part = group_articles(
         [inputs[position] for position in inside],
@@ -120,8 +123,9 @@ def regroup(
         was[position] = before  # from here on: the last place of an article left alone
     # The last build's order of the articles still there, then those written:
     # sorting that takes little more than a pass.
-    ordered = [p for p in map(position_at.get, range(before)) if p is not None] + written
-    order = sorted(ordered, key=identities.__getitem__)
+    still_there = map(position_at.get, range(before))  # None: changed or gone
+    ordered = cast(Iterable[int], filter(functools.partial(operator.is_not, None), still_there))
+    order = sorted([*ordered, *written], key=identities.__getitem__)
     return _joined(order, was, last, inside, part, id_of_first)
 
 
@@ -148,11 +152,11 @@ def _joined(
         roots[place] = part_places[part_root]
     part_firsts = itertools.compress(part_places, map(operator.eq, part.roots, itertools.count()))
     id_of_root = dict(zip(part_firsts, part.ids, strict=True))
-    ids = [
-        id_of_root[place] if place in id_of_root else id_of_first[last_places[place]]
-        for place in itertools.compress(range(count), map(operator.eq, roots, itertools.count()))
-    ]
-    return Grouping(order, roots, ids)
+    firsts = list(itertools.compress(range(count), map(operator.eq, roots, itertools.count())))
+    ids = list(map(id_of_first.get, map(last_places.__getitem__, firsts)))  # None: grouped anew
+    for place, story in id_of_root.items():
+        ids[bisect.bisect_left(firsts, place)] = story
+    return Grouping(order, roots, cast(list[str], ids))
 
 
 def _places_before(
@@ -163,12 +167,13 @@ def _places_before(
     before = len(last.names)
     place_of = dict(zip(last.names, range(before), strict=True))
     places = list(map(place_of.get, map(operator.itemgetter(3), identities), repeat(before)))
-    same = map(operator.eq, map([*last.stamps, None].__getitem__, places), stamps)
-    trusted = map(operator.is_not, stamps, repeat(None))
-    return [
-        place if equal and sure else before
-        for place, equal, sure in zip(places, same, trusted, strict=True)
-    ]
+    same = list(map(operator.eq, map([*last.stamps, None].__getitem__, places), stamps))
+    untrusted = map(operator.is_, stamps, repeat(None))  # (None in the record too: equal)
+    for position in itertools.compress(range(len(places)), map(operator.not_, same)):
+        places[position] = before
+    for position in itertools.compress(range(len(places)), untrusted):
+        places[position] = before
+    return places
 
 
 def _reached(seeds: Iterable[int], inputs: Sequence[MergeInput], pairs: Iterable[Pair]) -> set[int]:
