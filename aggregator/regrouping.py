@@ -194,6 +194,8 @@ def _reached(seeds: Iterable[int], inputs: Sequence[MergeInput], pairs: Iterable
         new_urls = set().union(*map(urls.__getitem__, found)) - seen_urls
         new_titles = set(map(titles.__getitem__, found))
         new_titles = new_titles.union(*map(similar.__getitem__, new_titles)) - seen_titles
+        if not new_urls and not new_titles:
+            break  # no link the passes before did not follow
         seen_urls |= new_urls
         seen_titles |= new_titles
         linked = map(operator.or_, _holding(new_urls, urls), map(new_titles.__contains__, titles))
