@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import operator
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +28,7 @@ from urllib.parse import urlsplit
 from aggregator import forking
 from aggregator.build import BuildOptions
 from aggregator.collection import FUTURE_TOLERANCE, Collection
-from aggregator.compact import DRAFT, TOPICS, merge_input
+from aggregator.compact import DRAFT, TOPICS, Head, merge_input
 from aggregator.config import Config
 from aggregator.emit import atom_document, atom_entries, rss_document, rss_entries
 from aggregator.errors import RefusedError
@@ -170,7 +172,7 @@ def rank_all(
     singles = alone(heads, included)
     newest = [when for _, _, _, when, _, _, _ in singles]
     reference = reference_time(newest, now)
-    names = display_names(name for i in included for name in heads[i][TOPICS])
+    names = display_names(_topic_uses(heads, included))
     stories: list[StoryRef] = []
     if reference is not None:
         # Most stories have one copy: order them while the grouping is made,
@@ -205,6 +207,18 @@ def rank_all(
     return Ranking(
         tuple(stories), reference, names, drafts, len(included) - len(stories), collection.article
     )
+
+
+def _topic_uses(heads: Sequence[Head], included: Sequence[int]) -> Counter[str]:
+    """How many of the articles at `included` in `heads` name each topic: counted
+    by combination of topics first, as a few combinations recur across thousands
+    of articles."""
+    combinations = Counter(map(operator.itemgetter(TOPICS), map(heads.__getitem__, included)))
+    uses: Counter[str] = Counter()
+    for names, articles in combinations.items():
+        for name in names:
+            uses[name] += articles
+    return uses
 
 
 def rerank(ranking: Ranking[Ranked], stories: Sequence[Story], config: Config) -> Ranking[Story]:

@@ -15,7 +15,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from anyascii import anyascii
 
@@ -44,13 +44,16 @@ def slug_for(key: str) -> str:
     return f"{readable}-{digest}" if readable else f"topic-{digest}"
 
 
-def display_names(names: Iterable[str]) -> dict[str, str]:
-    """For each topic key among `names`, the spelling to show: the most used one.
+def display_names(uses: Mapping[str, int]) -> dict[str, str]:
+    """For each topic key among the names `uses` counts (how many articles
+    name each), the spelling to show: the most used one.
 
     Ties go to the alphabetically first spelling, so the result does not depend on
-    the order of `names`.
+    the order of `uses`.
     """
-    counts = Counter(name.strip() for name in names)
+    counts: Counter[str] = Counter()
+    for name, used in uses.items():
+        counts[name.strip()] += used
     best: dict[str, tuple[int, str]] = {}
     for name, count in counts.items():
         key = topic_key(name)

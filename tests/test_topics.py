@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -62,6 +63,8 @@ def test_colliding_slugs_are_separated_deterministically() -> None:
 
 
 def test_display_name_is_the_most_used_spelling() -> None:
-    names = display_names(["machine-learning", "Machine Learning", "Machine Learning", "AI"])
-    assert names == {"machine learning": "Machine Learning", "ai": "AI"}
-    assert display_names(["b-x", "B X"]) == display_names(["B X", "b-x"])
+    uses = Counter(["machine-learning", "Machine Learning", "Machine Learning", "AI"])
+    assert display_names(uses) == {"machine learning": "Machine Learning", "ai": "AI"}
+    assert display_names(Counter(["b-x", "B X"])) == display_names(Counter(["B X", "b-x"]))
+    # Spellings that differ only by spaces around them are counted together.
+    assert display_names({" AI ": 2, "ai": 3, "AI": 2}) == {"ai": "AI"}
