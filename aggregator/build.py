@@ -58,7 +58,7 @@ def run_build(
     started = time.perf_counter()
     with build_lock(config.state_dir):
         remove_stale_temporaries(config.output)
-        found = find_article_files(config.sources)
+        found = find_article_files(config.sources, jobs=config.jobs)
         previous = read_record(config.state_dir, LAST_BUILD) or {}
         # The progress display is not an input: leave it out of the fingerprint.
         inputs = dataclasses.replace(options, progress=None)

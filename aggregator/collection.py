@@ -128,7 +128,7 @@ def collect(
     updated: call it so only under the build lock.
     """
     if found is None:
-        found = find_article_files(config.sources)
+        found = find_article_files(config.sources, jobs=config.jobs)
     checks: dict[str, str] = {}
     results = read_articles(config, found, cache=cache, checks=checks)
     return assemble(found, results, clock, config, checks)

@@ -30,6 +30,13 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
+def available_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - platforms without affinity
+
+
 def can_fork() -> bool:
     """True when a copy of this process may be made now (see the module docstring)."""
     return hasattr(os, "fork") and threading.active_count() == 1

@@ -56,7 +56,7 @@ from aggregator.mergestore import (
     save_rows,
     store_usable,
 )
-from aggregator.parallel import Chunk, Parsed, available_cores, parse_chunks
+from aggregator.parallel import Chunk, Parsed, parse_chunks
 from aggregator.regrouping import record_of, regroup
 from aggregator.state import (
     Staged,
@@ -304,8 +304,8 @@ class _GroupingAhead:
         config = self._config
         names = [self._found.names[at] for at in self._changed.unread]
         jobs = config.jobs  # many files: every core, the build soon waits for them
-        if len(names) * MANY_CHANGED <= len(self._found.names):
-            jobs = max((jobs or available_cores()) - 1, 1)  # the cores the build leaves free
+        if len(names) * MANY_CHANGED <= len(self._found.names):  # the cores the build leaves free
+            jobs = max((jobs or forking.available_cores()) - 1, 1)
         return list(parse_chunks(names, max_bytes=config.max_file_bytes, jobs=jobs))
 
     @functools.cached_property
@@ -460,7 +460,7 @@ def _similar_titles(
     wide = None if wider is None else wider.result()
     found = None if wide is None or wide.threshold != threshold else narrowed(wide, titles)
     if found is None:
-        parts = (config.jobs or available_cores()) if spread else 1
+        parts = (config.jobs or forking.available_cores()) if spread else 1
         previous = load_title_pairs(config.state_dir, threshold)
         found = find_title_pairs(titles, threshold, previous, parts=parts, run=forking.run_all)
     save_title_pairs(config.state_dir, found)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import pickle
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -58,20 +57,13 @@ CHUNK = 250
 CHUNKS_PER_WORKER = 4
 
 
-def available_cores() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1  # pragma: no cover - platforms without affinity
-
-
 def worker_count(jobs: int, files: int, method: str = "spawn") -> int:
     """Processes to parse `files` files with, for a `jobs` setting (0: all cores),
     started by `method`.
 
     1 means this process alone.
     """
-    wanted = jobs if jobs > 0 else available_cores()
+    wanted = jobs if jobs > 0 else forking.available_cores()
     return max(1, min(wanted, files // FILES_PER_WORKER[method]))
 
 
@@ -104,7 +96,7 @@ def parse_ahead(paths: Sequence[str], *, max_bytes: int, jobs: int) -> Parsing:
     allows (0: all cores), as this process has other work meanwhile: worth it
     from a quarter of what repays a worker's start, the start being hidden.
     Otherwise parsed by this process, when asked."""
-    spare = (jobs if jobs > 0 else available_cores()) - 1
+    spare = (jobs if jobs > 0 else forking.available_cores()) - 1
     enough = len(paths) >= FILES_PER_WORKER[start_method()] // 4
     return Parsing(paths, max_bytes=max_bytes, workers=spare if enough else 0)
 

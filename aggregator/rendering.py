@@ -33,7 +33,6 @@ from aggregator import forking
 from aggregator.entrystore import StoryEntries
 from aggregator.feedspec import Entries, FeedSpec, Format
 from aggregator.model import Ranked, Story
-from aggregator.parallel import available_cores
 
 #: Stories to render that make a copy of this process worth its start (a copy
 #: costs a few milliseconds; a story's entries about 0.15 ms in all formats).
@@ -141,7 +140,7 @@ def _as_story(ranked: Ranked, story: Callable[[Ranked], Story] | None) -> Story:
 def _process_count(stories: int, jobs: int) -> int:
     if not forking.can_fork():
         return 1
-    wanted = jobs if jobs > 0 else available_cores()
+    wanted = jobs if jobs > 0 else forking.available_cores()
     return max(1, min(wanted, stories // STORIES_PER_PROCESS))
 
 

@@ -16,9 +16,9 @@ from aggregator import cache, collection, grouping, incremental, pipeline, rende
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, cache_key
 from aggregator.config import Config
+from aggregator.forking import available_cores
 from aggregator.mergestore import STORE_NAME, load_rows, save_rows
 from aggregator.model import BuildReport
-from aggregator.parallel import available_cores
 from tests.conftest import NOW, SECRET, WriteArticle
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import cache, parallel
+from aggregator import cache, forking, parallel
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import Result, cache_key, load_cache, load_unsettled, parse_with_cache
 from aggregator.config import Config
@@ -137,7 +137,7 @@ def test_workers_are_copies_of_this_process_when_one_may_be_made(
 
 
 def test_all_cores_by_default() -> None:
-    cores = parallel.available_cores()
+    cores = forking.available_cores()
     assert worker_count(0, 10**6) == cores >= 1
 
 

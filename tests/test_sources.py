@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from aggregator import files
+from aggregator import files, forking
 from aggregator.errors import SourceError
 from aggregator.files import find_article_files, read_file
 from aggregator.sources import _Fields, parse_article, read_article
@@ -345,6 +345,51 @@ def test_find_reports_size_and_time_of_what_each_path_leads_to(
     status = real.stat()
     assert [p.name for p in found.paths] == ["alias.txt", "real.txt"]
     assert found.stamps == ((status.st_size, status.st_mtime_ns),) * 2
+
+
+def _copies_started(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The works `forking.Copies.start` is given from now on (still started)."""
+    started: list[object] = []
+    start = forking.Copies.start
+
+    def recording(self: forking.Copies, work: Callable[[], object]) -> object:
+        started.append(work)
+        return start(self, work)
+
+    monkeypatch.setattr(forking.Copies, "start", recording)
+    return started
+
+
+def test_stamps_taken_with_a_copy_are_those_taken_here(
+    corpus: Path, write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(9):  # each file a size of its own: a stamp out of place shows
+        write_article(f"sub{number % 2}/{number}.txt", excerpt="x" * number)
+    os.symlink(corpus / "sub1" / "7.txt", corpus / "sub1" / "alias.txt")
+    alone = find_article_files([corpus], jobs=1)
+    monkeypatch.setattr(files, "STAMPS_ELSEWHERE_FROM", 2)
+    started = _copies_started(monkeypatch)
+    assert find_article_files([corpus], jobs=1) == alone
+    assert started == []
+    shared = find_article_files([corpus], jobs=2)
+    assert len(started) == 1
+    assert shared == alone
+    assert len(set(shared.stamps)) == 9  # (the link and its file share one)
+
+
+def test_a_file_gone_before_its_stamp_has_none_in_either_half(
+    corpus: Path, write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, there = str(write_article("here.txt")), str(write_article("there.txt"))
+    names = [str(corpus / "gone.txt"), here, str(corpus / "gone too.txt"), there]
+    monkeypatch.setattr(files, "STAMPS_ELSEWHERE_FROM", 2)
+    started = _copies_started(monkeypatch)
+    stamps = files._stamps(names, 0)
+    assert len(started) == (forking.available_cores() > 1)
+    status = os.stat(here)
+    assert stamps[:2] == (None, (status.st_size, status.st_mtime_ns))
+    assert stamps[2] is None
+    assert stamps[3] == (os.stat(there).st_size, os.stat(there).st_mtime_ns)
 
 
 def test_names_are_spelt_as_paths_are(
