@@ -4,11 +4,13 @@ read again.
 One file in the state directory, `parse-cache.pickle`: a first line with the
 format and the cache's key, then pickles, each in a frame with its length and
 checksum (see `frames`: a byte changed anywhere is found, not unpickled into
-another title): a snapshot (parts, each as two pickles: the files' `(path,
-size, mtime_ns)`, or None for a file not to be cached, and their
-`parallel.Parsed` results in the same order; then None. A part parsed by a
-worker is stored as the frame it sent, as soon as it comes, so a cold build
-does not pickle its results again nor hold them all; no part holds more than
+another title): a snapshot (parts, each a pickle of the files' `(path,
+size, mtime_ns)`, or None for a file not to be cached, then their
+`parallel.Parsed` results in the same order as `parallel.chunk_frames` frames
+them: the packed articles' rests, most of the bytes, apart from the rest,
+each with its length and CRC-32; then None. A part parsed by a worker is
+stored as the frames it sent, as soon as they come, so a cold build does not
+pickle its results again nor hold them all; no part holds more than
 `SNAPSHOT_PART` files, so writing one never needs a pickling memo of the whole
 cache), then any number of changes
 `({path: Entry}, (removed path, ...))` appended by later builds, so that a build
@@ -19,9 +21,12 @@ is used. An entry is the file's size
 and modification time when it was read, a digest of the file, and the result: a
 packed article (see `compact`) or the reason it was rejected. Only results of
 reading a file's bytes are stored, never a failure to read it (which may go away
-with no change to the file). An entry is used only for a file of that size and
-mtime, so a stale or missing entry costs a parse, never a wrong result: a change
-cut short by a kill is simply not there. A file modified less than `files.SETTLE_NS`
+with no change to the file). Loading the cache passes over the snapshot's
+rests: an article's is read from the file when the article is unpacked, and
+checked by its CRC-32 (see `Rests`; a build renders few of its articles).
+An entry is used only for a file of that size and mtime, so a stale or
+missing entry costs a parse, never a wrong result: a change cut short by a
+kill is simply not there. A file modified less than `files.SETTLE_NS`
 before the build is not stored there either: file systems keep mtimes in coarse
 ticks, and a same-size edit within the tick of the version read would look
 unchanged (git calls such index entries "racy"). Its entry goes to a second,
@@ -44,16 +49,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
+import weakref
+import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from aggregator import __version__, fastyaml, frames
-from aggregator.compact import LAYOUT, Payload, is_packed
+from aggregator.compact import LAYOUT, REST_ELSEWHERE, Payload, is_packed
 from aggregator.files import SETTLE_NS, FileStamp, file_digest, settled_before
-from aggregator.parallel import Chunk, Parsed, parse_ahead, parse_chunks
+from aggregator.parallel import Chunk, Parsed, frames_apart, parse_ahead, parse_chunks
 from aggregator.sources import PARSER_VERSION
 from aggregator.state import Replacement, code_digest
 
@@ -63,7 +71,7 @@ UNSETTLED_NAME = "unsettled.pickle"
 #: `changed_since_cache`): the time a build takes from deciding which files
 #: had settled to writing the cache.
 EARLY_MARGIN_NS = 1_000_000_000
-_FORMAT = "aggregator-parse-cache 6"
+_FORMAT = "aggregator-parse-cache 7"
 #: The most entries in one part of a snapshot.
 SNAPSHOT_PART = 5000
 _PARSING_MODULES = (
@@ -109,6 +117,7 @@ def parse_with_cache(
     held: dict[str, Entry] | None = None,
     checks: dict[str, str] | None = None,
     each: Callable[[list[Fresh]], None] | None = None,
+    rests: list[Rests] | None = None,
 ) -> list[Result]:
     """What each of `paths` parsed to, in order; `stamps[i]` is the (size, mtime_ns)
     the walk saw for `paths[i]` (None: unknown, so never cached, nor are files that
@@ -126,7 +135,9 @@ def parse_with_cache(
     digests of the bytes read of the files that had not settled (by path: see
     `incremental.InputFingerprint`). `each`, if given, is
     called with the files of each chunk parsed as soon as it is (so while
-    later ones are), as `Fresh` results.
+    later ones are), as `Fresh` results. The results taken from the cache
+    leave their articles' rests in its file (`compact.REST_ELSEWHERE`): `rests`,
+    if given, gets what reads them (`Rests`).
     """
     key = cache_key(max_bytes)
     names = list(paths)
@@ -196,7 +207,7 @@ def parse_with_cache(
                     if each is not None:
                         done.append((name, stamp if files[-1] else None, payload))
                 if snapshot is not None:
-                    snapshot.add(files, chunk)
+                    snapshot.add(files, chunk.framed)
                 if each is not None:
                     each(done)
                     done = []
@@ -205,11 +216,13 @@ def parse_with_cache(
             if snapshot is None:
                 append_changes(state_dir, added, removed)
             else:
-                for files, chunk in _parts_of(reused):
-                    snapshot.add(files, chunk)
+                for files, framed in _parts_of(reused, stored.rests):
+                    snapshot.add(files, framed)
                 snapshot.commit()
     if held is not None:
         held.update(entries)
+    if rests is not None:
+        rests.append(stored.rests)
     if checks is not None:
         checks.update((name, entry[2]) for name, entry in unsettled.items())
     if state_dir is not None:
@@ -298,15 +311,39 @@ def changed_files(
 Index = list[tuple[str, int, int] | None]
 
 
-def _parts_of(entries: Sequence[tuple[str, Entry]]) -> list[tuple[Index, Chunk]]:
-    """Cached entries as snapshot parts."""
+def _parts_of(entries: Sequence[tuple[str, Entry]], rests: Rests) -> list[tuple[Index, bytes]]:
+    """Cached entries as snapshot parts, framed (see `parallel.chunk_frames`),
+    with the `rests` they left in the file read again (an entry whose rest
+    cannot be read is left out: its file is parsed again next time)."""
+    read = rests.many(name for name, entry in entries if _rest_elsewhere(entry))
+    kept: list[tuple[str, Entry, bytes]] = []
+    for name, entry in entries:
+        payload = entry[3]
+        if isinstance(payload, str):
+            kept.append((name, entry, b""))
+            continue
+        (head, rest), derived = payload
+        if rest == REST_ELSEWHERE:
+            rest = read.get(name, REST_ELSEWHERE)
+            if rest == REST_ELSEWHERE:
+                continue
+        else:
+            entry = (entry[0], entry[1], entry[2], ((head, REST_ELSEWHERE), derived))
+        kept.append((name, entry, rest))
     parts = []
-    for start in range(0, len(entries), SNAPSHOT_PART):
-        some = entries[start : start + SNAPSHOT_PART]
-        index: Index = [(name, entry[0], entry[1]) for name, entry in some]
-        parsed: list[Parsed] = [(True, entry[2], entry[3], "") for _, entry in some]
-        parts.append((index, Chunk(parsed)))
+    for start in range(0, len(kept), SNAPSHOT_PART):
+        some = kept[start : start + SNAPSHOT_PART]
+        index: Index = [(name, entry[0], entry[1]) for name, entry, _ in some]
+        heads: list[Parsed] = [(True, entry[2], entry[3], "") for _, entry, _ in some]
+        parts.append((index, frames_apart(heads, [rest for *_, rest in some])))
     return parts
+
+
+def _rest_elsewhere(entry: Entry) -> bool:
+    """Whether `entry` left its packed article's rest in the cache's file
+    (`compact.REST_ELSEWHERE`)."""
+    payload = entry[3]
+    return not isinstance(payload, str) and payload[0][1] == REST_ELSEWHERE
 
 
 def _usable(entry: object, stamp: FileStamp) -> bool:
@@ -343,36 +380,104 @@ def cache_key(max_file_bytes: int) -> str:
     )
 
 
+class Rests:
+    """The rests of the packed articles a cache file's snapshot holds (see
+    `compact.REST_ELSEWHERE`), read from the file when asked for, each checked
+    by its CRC-32. The file is held open from when the cache is loaded: a
+    snapshot put in its place later (by renaming) does not change what is read
+    here."""
+
+    def __init__(self) -> None:
+        #: Where each file's rest is: its offset, length and CRC-32.
+        self.places: dict[str, tuple[int, int, int]] = {}
+        self._handle: int | None = None
+
+    def hold(self, handle: int) -> None:
+        """Read from (a duplicate of) `handle`, an open cache file."""
+        self._handle = os.dup(handle)
+        weakref.finalize(self, os.close, self._handle)
+
+    def get(self, name: str) -> bytes | None:
+        """The rest of the article of the file `name`; None when there is none
+        or it is not whole."""
+        return self.many([name]).get(name)
+
+    def many(self, names: Iterable[str]) -> dict[str, bytes]:
+        """The rests of the files `names` that are whole, read in runs of
+        neighbours (up to `_READ_RUN` bytes a read): a new snapshot asks for all."""
+        places = self.places
+        wanted = sorted((places[name], name) for name in names if name in places)
+        found: dict[str, bytes] = {}
+        if self._handle is None:
+            return found
+        first = 0
+        while first < len(wanted):
+            start = wanted[first][0][0]
+            last = first
+            while last + 1 < len(wanted):
+                offset, length, _ = wanted[last + 1][0]
+                if offset + length - start > _READ_RUN:
+                    break
+                last += 1
+            offset, length, _ = wanted[last][0]
+            try:
+                data = os.pread(self._handle, offset + length - start, start)
+            except OSError:
+                data = b""
+            for (offset, length, checksum), name in wanted[first : last + 1]:
+                rest = data[offset - start : offset - start + length]
+                if len(rest) == length and zlib.crc32(rest) == checksum:
+                    found[name] = rest
+            first = last + 1
+        return found
+
+
+#: The most bytes `Rests.many` reads at once.
+_READ_RUN = 1 << 20
+
+
 @dataclass(frozen=True)
 class Stored:
-    """A cache as read: its entries, how many changes were appended to its snapshot,
-    and whether more may be appended (the file is whole and has this key)."""
+    """A cache as read: its entries, how many changes were appended to its
+    snapshot, whether more may be appended (the file is whole and has this
+    key), and the rests the entries left in the file."""
 
     entries: dict[str, Entry]
     changes: int
     appendable: bool
+    rests: Rests = field(default_factory=Rests, compare=False)
 
 
 def load_cache(state_dir: Path, key: str) -> Stored:
     """The entries stored under `key`; none when there is no usable cache."""
     path = state_dir / CACHE_NAME
     entries: dict[str, Entry] = {}
+    rests = Rests()
+    places = rests.places
     changes = 0
     try:
         with path.open("rb") as stream:
             if stream.readline() != _header(key):
                 return Stored({}, 0, False)
+            rests.hold(stream.fileno())
             while (index := frames.load(stream)) is not None:
-                parsed = frames.load(stream)
+                parsed, lengths = frames.load(stream)
+                at, length = frames.skip(stream)  # the rests, read when wanted
                 if not (isinstance(index, list) and isinstance(parsed, list)):
                     return Stored({}, 0, False)
-                for file, (cacheable, digest, payload, _) in zip(index, parsed, strict=True):
+                if sum(size for size, _ in lengths) != length:
+                    raise frames.DamagedFrame("rests of other lengths than listed")
+                found = zip(index, parsed, lengths, strict=True)
+                for file, (cacheable, digest, payload, _), (size, checksum) in found:
                     if file is not None and cacheable:
-                        name, size, mtime = file
-                        entries[name] = (size, mtime, digest, payload)
+                        name, file_size, mtime = file
+                        entries[name] = (file_size, mtime, digest, payload)
+                        if not isinstance(payload, str):
+                            places[name] = (at, size, checksum)
+                    at += size
             while stream.peek(1):
                 added, removed = frames.load(stream)
-                entries.update(added)
+                entries.update(added)  # (their rests in them)
                 for name in removed:
                     entries.pop(name, None)
                 changes += len(added) + len(removed)
@@ -380,8 +485,8 @@ def load_cache(state_dir: Path, key: str) -> Stored:
         return Stored({}, 0, False)
     except Exception as exc:  # damage: keep what was read whole, write anew next time
         log.warning("%s: parse cache damaged (%s), rebuilding it", path, type(exc).__name__)
-        return Stored(entries, changes, False)
-    return Stored(entries, changes, True)
+        return Stored(entries, changes, False, rests)
+    return Stored(entries, changes, True, rests)
 
 
 class _Snapshot:
@@ -392,16 +497,13 @@ class _Snapshot:
         self._new = Replacement(state_dir / CACHE_NAME, "the parse cache")
         self._new.write(lambda stream: stream.write(_header(key)))
 
-    def add(self, index: Index, chunk: Chunk) -> None:
-        """Write a part: the files `index` names, and what they parsed to."""
+    def add(self, index: Index, framed: bytes) -> None:
+        """Write a part: the files `index` names, and what they parsed to,
+        `framed` (see `parallel.chunk_frames`)."""
 
         def write(stream: IO[bytes]) -> None:
             frames.write(stream, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
-            if chunk.pickled is None:
-                results = pickle.dumps(chunk.results, protocol=pickle.HIGHEST_PROTOCOL)
-                frames.write(stream, results)
-            else:  # framed by the worker
-                stream.write(chunk.pickled)
+            stream.write(framed)
 
         self._new.write(write)
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aggregator.cache import Early, Entry, Fresh, Result, parse_with_cache
+from aggregator.cache import Early, Entry, Fresh, Rests, Result, parse_with_cache
 from aggregator.compact import (
+    REST_ELSEWHERE,
     Packed,
     Payload,
     derive,
@@ -62,6 +63,7 @@ class Collection:
     due: datetime | None = None
     checks: Mapping[str, str] = field(default_factory=dict)
     reread: Callable[[str], Packed | None] | None = field(default=None, compare=False)
+    rest: Callable[[str], bytes | None] | None = field(default=None, compare=False)
     _unpacked: dict[int, Article] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -75,12 +77,16 @@ class Collection:
     def article(self, position: int) -> Article:
         """The article at `position`, unpacked the first time it is asked for.
 
-        Should its packed form not unpickle (a damaged or planted cache entry:
-        see `compact.unpack`), the file is read again with `reread`.
+        A rest left in the parse cache's file (`compact.REST_ELSEWHERE`) is
+        read with `rest`. Should the packed form not unpickle (a damaged or
+        planted cache entry: see `compact.unpack`), or its rest not be read
+        whole, the file is read again with `reread`.
         """
         article = self._unpacked.get(position)
         if article is None:
             source, packed = self.sources[position], self.payloads[position][0]
+            if packed[1] == REST_ELSEWHERE and self.rest is not None:
+                packed = (packed[0], self.rest(source) or REST_ELSEWHERE)
             try:
                 article = unpack(source, packed)
             except Exception:  # unpickling damaged data raises errors of many kinds
@@ -130,8 +136,9 @@ def collect(
     if found is None:
         found = find_article_files(config.sources, jobs=config.jobs)
     checks: dict[str, str] = {}
-    results = read_articles(config, found, cache=cache, checks=checks)
-    return assemble(found, results, clock, config, checks)
+    rests: list[Rests] = []
+    results = read_articles(config, found, cache=cache, checks=checks, rests=rests)
+    return assemble(found, results, clock, config, checks, rests)
 
 
 def read_articles(
@@ -143,9 +150,10 @@ def read_articles(
     held: dict[str, Entry] | None = None,
     checks: dict[str, str] | None = None,
     each: Callable[[list[Fresh]], None] | None = None,
+    rests: list[Rests] | None = None,
 ) -> list[Result]:
     """What each of the `found` files parsed to (see `collect`; `early`,
-    `held`, `checks` and `each` as for `cache.parse_with_cache`)."""
+    `held`, `checks`, `each` and `rests` as for `cache.parse_with_cache`)."""
     return parse_with_cache(
         found.names,
         found.stamps,
@@ -156,6 +164,7 @@ def read_articles(
         held=held,
         checks=checks,
         each=each,
+        rests=rests,
     )
 
 
@@ -165,9 +174,10 @@ def assemble(
     clock: datetime,
     config: Config,
     checks: Mapping[str, str] | None = None,
+    rests: Sequence[Rests] = (),
 ) -> Collection:
     """The articles and rejections of `read_articles` of the `found` files
-    (`checks` as it gave them)."""
+    (`checks` and `rests` as it gave them)."""
     sources: list[str] = []
     payloads: list[Payload] = []
     digests: list[str] = []
@@ -202,6 +212,7 @@ def assemble(
         due,
         dict(checks or {}),
         reread,
+        rests[0].get if rests else None,
     )
 
 

@@ -43,6 +43,10 @@ Head = tuple[Any, ...]
 #: `Article` but `source` (`REST_FIELDS`), with nested values packed the same way.
 Packed = tuple[Head, bytes]
 
+#: The rest of a packed article whose rest is not at hand: the parse cache
+#: leaves the rests in its file until an article is unpacked (see `cache.Rests`).
+REST_ELSEWHERE = b""
+
 #: What merging derives from an article alone, computed in the worker that parsed
 #: it and cached with it: the canonical form of its webUrl, then of its AMP URLs
 #: (those it has), and the title's tokens (see `headlines.title_tokens`).

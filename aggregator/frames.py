@@ -71,7 +71,30 @@ def load(stream: IO[bytes]) -> Any:
     return PlainUnpickler(io.BytesIO(read(stream))).load()
 
 
-def payload_of(framed: bytes) -> memoryview:
-    """The payload of `framed`, one whole frame made by `frame` in this
-    process's own workers (not checked)."""
-    return memoryview(framed)[HEADER.size :]
+def skip(stream: IO[bytes]) -> tuple[int, int]:
+    """Pass over the next frame of `stream` without reading its payload:
+    where the payload starts in the stream, and its length. `DamagedFrame`
+    when the stream does not hold it whole (its checksum is not checked)."""
+    header = stream.read(HEADER.size)
+    if len(header) != HEADER.size:
+        raise DamagedFrame("a frame cut short")
+    length, _ = HEADER.unpack(header)
+    if length > _left(stream):
+        raise DamagedFrame("a frame longer than its file")
+    start = stream.tell()
+    stream.seek(length, os.SEEK_CUR)
+    return start, length
+
+
+def payloads_of(framed: bytes) -> list[memoryview]:
+    """The payloads of the frames one after the other in `framed`, made by
+    `frame` in this process's own workers (not checked)."""
+    view = memoryview(framed)
+    payloads = []
+    at = 0
+    while at < len(view):
+        length, _ = HEADER.unpack_from(view, at)
+        at += HEADER.size
+        payloads.append(view[at : at + length])
+        at += length
+    return payloads

@@ -28,6 +28,7 @@ from aggregator.cache import (
     Changed,
     Entry,
     Fresh,
+    Rests,
     Result,
     cache_key,
     cache_usable,
@@ -98,15 +99,16 @@ def collect_and_group(
     settled = settled_before()
     held: dict[str, Entry] = {}  # the cache's entries, kept as rows only when grouping elsewhere
     checks: dict[str, str] = {}
+    rests: list[Rests] = []
     ahead = _GroupingAhead.start(config, found, clock, copies) if elsewhere else None
     if ahead is None:
         keep = held if elsewhere else None
-        parsed = read_articles(config, found, cache=True, held=keep, checks=checks)
+        parsed = read_articles(config, found, cache=True, held=keep, checks=checks, rests=rests)
     else:
-        parsed = ahead.read(held, checks)
+        parsed = ahead.read(held, checks, rests)
         if not ahead.covered_so_far():
             ahead = None  # some file is neither kept nor parsed early: group as below
-    collection = assemble(found, parsed, clock, config, checks)
+    collection = assemble(found, parsed, clock, config, checks, rests)
     inputs = functools.cache(
         functools.partial(merge_inputs, found.names, parsed, clock, config.drafts)
     )
@@ -201,17 +203,20 @@ class _GroupingAhead:
         ahead._steps = copies.start_each(ahead.works(), ahead._go)
         return ahead
 
-    def read(self, held: dict[str, Entry], checks: dict[str, str]) -> list[Result]:
+    def read(
+        self, held: dict[str, Entry], checks: dict[str, str], rests: list[Rests]
+    ) -> list[Result]:
         """Here: `read_articles` with the copy's help: taking the files it
         parsed early, or giving it the rows of every file as they are parsed."""
         config, found = self._config, self._found
+        reading = functools.partial(
+            read_articles, config, found, cache=True, held=held, checks=checks, rests=rests
+        )
         if self._go is None:
             unread = cast(Callable[[], list[Chunk]], self._steps[0].result)
-            early = (self.early, self._changed.with_rechecked(unread))
-            return read_articles(config, found, cache=True, early=early, held=held, checks=checks)
+            return reading(early=(self.early, self._changed.with_rechecked(unread)))
         with RowWriter(config.state_dir, self._key) as writer:
-            keep = functools.partial(_keep_rows, writer)
-            parsed = read_articles(config, found, cache=True, held=held, checks=checks, each=keep)
+            parsed = reading(each=functools.partial(_keep_rows, writer))
         if writer.written:
             self._go.give()
         else:

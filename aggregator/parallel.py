@@ -12,8 +12,9 @@ they are a pool of processes started with "spawn" (a fresh interpreter that
 imports this module), which costs as much as parsing a thousand files.
 Parsing is a function of each file alone, so what a worker inherits changes
 nothing. Workers send back packed tuples (see `compact`), pickled by the
-worker, the cheapest form to send, in a frame (see `frames`): the parse cache
-stores those frames as they are, so their checksums are made on all cores too.
+worker, the cheapest form to send, in frames (see `frames`, `chunk_frames`):
+the parse cache stores those frames as they are, so their checksums are made
+on all cores too.
 
 Copies rather than a pool where both may be had: while every core parses, a
 pool's threads in this process (which send the paths, watch the workers and
@@ -27,12 +28,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import pickle
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from aggregator import forking, frames
-from aggregator.compact import Payload, digest
+from aggregator.compact import REST_ELSEWHERE, Payload, digest
 from aggregator.errors import SourceError
 from aggregator.files import bytes_digest, read_file, settled_before
 from aggregator.sources import parse_payload
@@ -75,11 +77,16 @@ def start_method() -> str:
 @dataclass(frozen=True)
 class Chunk:
     """Files parsed together: their results in order and, when a worker parsed
-    them, the framed pickle it sent them in (which the parse cache stores as it
-    is)."""
+    them, the frames it sent them in (`chunk_frames`, which the parse cache
+    stores as they are)."""
 
     results: list[Parsed]
     pickled: bytes | None = None
+
+    @property
+    def framed(self) -> bytes:
+        """The results as `chunk_frames` frames them (as the worker sent them)."""
+        return chunk_frames(self.results) if self.pickled is None else self.pickled
 
 
 def parse_chunks(paths: Sequence[str], *, max_bytes: int, jobs: int) -> Iterator[Chunk]:
@@ -144,7 +151,7 @@ class Parsing:
                 yield Chunk([parse_one(path, size) for path in some])
         else:  # our own workers' pickles: trusted, unlike a cache file
             for sent in self._sent:
-                yield Chunk(pickle.loads(frames.payload_of(sent)), sent)
+                yield Chunk(chunk_results(sent), sent)
 
     def __enter__(self) -> Parsing:
         return self
@@ -176,5 +183,53 @@ def parse_one(path: str, max_bytes: int) -> Parsed:
 
 def _parse_chunk(chunk: tuple[tuple[str, ...], int]) -> bytes:
     paths, max_bytes = chunk
-    results = [parse_one(path, max_bytes) for path in paths]
-    return frames.frame(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
+    return chunk_frames([parse_one(path, max_bytes) for path in paths])
+
+
+#: The length and CRC-32 of a packed article's rest in `chunk_frames` (0, 0
+#: for a rejection).
+RestPlace = tuple[int, int]
+
+
+def chunk_frames(results: Sequence[Parsed]) -> bytes:
+    """`results` as a worker sends them and the parse cache stores them: a
+    frame with a pickle of the results, each packed article's rest left out
+    (`compact.REST_ELSEWHERE`), and of each result's `RestPlace`, in order;
+    then a frame with the rests one after the other. The parse cache loads the
+    first frame alone and reads a rest when its article is unpacked (see
+    `cache.Rests`): the rests are most of a cache's bytes, and few are wanted."""
+    heads: list[Parsed] = []
+    rests: list[bytes] = []
+    for cacheable, digest_, payload, check in results:
+        if isinstance(payload, str):
+            heads.append((cacheable, digest_, payload, check))
+            rests.append(b"")
+        else:
+            (head, rest), derived = payload
+            heads.append((cacheable, digest_, ((head, REST_ELSEWHERE), derived), check))
+            rests.append(rest)
+    return frames_apart(heads, rests)
+
+
+def frames_apart(heads: Sequence[Parsed], rests: Sequence[bytes]) -> bytes:
+    """`chunk_frames` of results given apart: `heads`, their packed articles'
+    rests left out, and the `rests` in the same order (b"" for a rejection)."""
+    places = [(len(rest), zlib.crc32(rest)) for rest in rests]
+    listed = frames.frame(pickle.dumps((heads, places), pickle.HIGHEST_PROTOCOL))
+    return listed + frames.frame(b"".join(rests))
+
+
+def chunk_results(framed: bytes) -> list[Parsed]:
+    """The results `chunk_frames` framed, each rest in its place (frames made
+    by this process's own workers: not checked)."""
+    listed, rests = frames.payloads_of(framed)
+    heads, places = pickle.loads(listed)
+    results: list[Parsed] = []
+    at = 0
+    for (cacheable, digest_, payload, check), (length, _) in zip(heads, places, strict=True):
+        if not isinstance(payload, str):
+            (head, _), derived = payload
+            payload = ((head, bytes(rests[at : at + length])), derived)
+            at += length
+        results.append((cacheable, digest_, payload, check))
+    return results

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import cache, frames, parallel, sources
+from aggregator import cache, compact, frames, parallel, sources
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import CACHE_NAME, load_cache, parse_with_cache
 from aggregator.collection import assemble, collect, merge_inputs, read_articles
@@ -383,7 +383,10 @@ def test_an_unsettled_file_gone_or_grown_is_parsed(
 
 
 def test_what_merging_derives_comes_from_the_cache_as_computed(
-    config: Config, write_article: WriteArticle, parsed_paths: list[str]
+    config: Config,
+    write_article: WriteArticle,
+    parsed_paths: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     write_article(
         "amp.txt",
@@ -396,9 +399,14 @@ def test_what_merging_derives_comes_from_the_cache_as_computed(
     cached_collect(config)
     parsed_paths.clear()
     found = find_article_files(config.sources)
-    results = read_articles(config, found, cache=True)
+    rests: list[cache.Rests] = []
+    results = read_articles(config, found, cache=True, rests=rests)
+    articles = assemble(found, results, NOW, config, rests=rests).articles
     assert parsed_paths == []  # all from the cache
-    articles = assemble(found, results, NOW, config).articles
+    assert [packed[1] for packed, _ in assemble(found, results, NOW, config).payloads] == [
+        compact.REST_ELSEWHERE
+    ] * 2
+    assert "read the file again" not in caplog.text  # the rests read from the cache too
     assert len(articles) == 2
     inputs = merge_inputs(found.names, results, NOW, drafts=False)
     assert inputs == [merge_input(a) for a in articles]  # canonical URLs and title tokens
@@ -409,16 +417,67 @@ def test_a_snapshot_in_several_parts_reads_back_whole(
 ) -> None:
     cached_collect(config)
     key = cache.cache_key(config.max_file_bytes)
-    entries = load_cache(config.state_dir, key).entries
+    stored = load_cache(config.state_dir, key)
+    entries = stored.entries
     assert len(entries) == 3
+    rests = {name: stored.rests.get(name) for name in entries}
+    assert sum(rest is not None for rest in rests.values()) == 2  # (bad.txt: a rejection)
     monkeypatch.setattr(cache, "SNAPSHOT_PART", 2)  # rewritten from entries: two parts
-    parts = cache._parts_of(list(entries.items()))
+    parts = cache._parts_of(list(entries.items()), stored.rests)
     assert [len(files) for files, _ in parts] == [2, 1]
     with cache._Snapshot(config.state_dir, key) as snapshot:
-        for files, chunk in parts:
-            snapshot.add(files, chunk)
+        for files, framed in parts:
+            snapshot.add(files, framed)
         snapshot.commit()
-    assert load_cache(config.state_dir, key) == cache.Stored(entries, 0, True)
+    again = load_cache(config.state_dir, key)
+    assert again == cache.Stored(entries, 0, True)
+    assert {name: again.rests.get(name) for name in entries} == rests
+    assert {name: stored.rests.get(name) for name in entries} == rests  # the file it read
+
+
+def test_rests_read_together_or_apart_are_each_checked(
+    config: Config, write_article: WriteArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(5):
+        write_article(f"{number}.txt", title=f"Story number {number}", excerpt="x" * number)
+    cached_collect(config)
+    key = cache.cache_key(config.max_file_bytes)
+    names = sorted(load_cache(config.state_dir, key).rests.places)
+    assert len(names) == 5
+    together = load_cache(config.state_dir, key).rests.many(names)
+    monkeypatch.setattr(cache, "_READ_RUN", 1)  # a read for each
+    apart = load_cache(config.state_dir, key).rests.many(reversed(names))
+    assert together == apart and len(set(together.values())) == 5
+    assert [load_cache(config.state_dir, key).rests.get(name) for name in names] == [
+        together[name] for name in names
+    ]
+    data = bytearray((config.state_dir / CACHE_NAME).read_bytes())
+    rests = load_cache(config.state_dir, key).rests
+    offset, _, _ = rests.places[names[2]]
+    data[offset] ^= 0xFF
+    replacement = config.state_dir / "replacement"
+    replacement.write_bytes(bytes(data))
+    replacement.replace(config.state_dir / CACHE_NAME)  # as a new snapshot is put in place
+    monkeypatch.setattr(cache, "_READ_RUN", 1 << 20)
+    damaged = load_cache(config.state_dir, key).rests
+    assert damaged.many(names) == {name: together[name] for name in names if name != names[2]}
+    assert rests.many(names) == together  # still the file it was loaded from
+
+
+def test_a_rest_not_whole_in_the_file_is_read_from_the_article_file_again(
+    config: Config, three: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    first, _ = cached_collect(config)
+    data = bytearray((config.state_dir / CACHE_NAME).read_bytes())
+    stored = load_cache(config.state_dir, cache.cache_key(config.max_file_bytes))
+    offset, length, _ = stored.rests.places[str(three[0])]
+    data[offset + length // 2] ^= 0xFF  # in the rests' frame, which loading passes over
+    (config.state_dir / CACHE_NAME).write_bytes(bytes(data))
+    again = collect(config, NOW, cache=True)
+    assert [packed[1] for packed, _ in again.payloads] == [compact.REST_ELSEWHERE] * 2
+    assert "damaged" not in caplog.text
+    assert list(again.articles) == first
+    assert caplog.text.count("parse cache entry damaged, read the file again") == 1
 
 
 def test_files_changed_since_the_cache_was_written_are_parsed_while_it_is_read(
@@ -516,9 +575,9 @@ def test_a_new_snapshot_is_written_as_the_files_are_parsed(
         events.append(Path(path).name)
         return real_parse(path, max_bytes)
 
-    def add(snapshot: cache._Snapshot, index: cache.Index, chunk: Chunk) -> None:
+    def add(snapshot: cache._Snapshot, index: cache.Index, framed: bytes) -> None:
         events.append("stored")
-        real_add(snapshot, index, chunk)
+        real_add(snapshot, index, framed)
 
     monkeypatch.setattr(parallel, "parse_one", parse_one)
     monkeypatch.setattr(cache._Snapshot, "add", add)

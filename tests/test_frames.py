@@ -52,7 +52,20 @@ def test_a_frame_admits_no_class(tmp_path: Path) -> None:
         frames.load(stream)
 
 
-def test_the_payload_of_a_frame_made_here() -> None:
-    data = frames.frame(b"payload")
-    assert bytes(frames.payload_of(data)) == b"payload"
+def test_the_payloads_of_frames_made_here() -> None:
+    data = frames.frame(b"payload") + frames.frame(b"") + frames.frame(b"more")
+    assert [bytes(p) for p in frames.payloads_of(data)] == [b"payload", b"", b"more"]
     assert frames.read(io.BytesIO(data)) == b"payload"
+
+
+def test_skipping_a_frame_tells_where_its_payload_is() -> None:
+    data = b"head" + frames.frame(b"payload") + frames.frame(b"next")
+    stream = io.BytesIO(data)
+    stream.seek(4)
+    start, length = frames.skip(stream)
+    assert data[start : start + length] == b"payload"
+    assert frames.read(stream) == b"next"
+    with pytest.raises(frames.DamagedFrame, match="cut short"):
+        frames.skip(stream)
+    with pytest.raises(frames.DamagedFrame, match="longer than its file"):
+        frames.skip(io.BytesIO(frames.frame(b"payload")[:-1]))

@@ -14,6 +14,7 @@ import pytest
 from aggregator import cache, forking, parallel
 from aggregator.build import BuildOptions, run_build
 from aggregator.cache import Result, cache_key, load_cache, load_unsettled, parse_with_cache
+from aggregator.compact import REST_ELSEWHERE
 from aggregator.config import Config
 from aggregator.files import find_article_files
 from aggregator.parallel import Chunk, Parsed, Parsing, parse_ahead, parse_chunks, worker_count
@@ -141,6 +142,17 @@ def test_all_cores_by_default() -> None:
     assert worker_count(0, 10**6) == cores >= 1
 
 
+def _filled(result: Result, name: str, rests: cache.Rests) -> Result:
+    """`result` with the rest it left in the cache's file (if it did) read in."""
+    digest, payload = result
+    if isinstance(payload, str) or payload[0][1] != REST_ELSEWHERE:
+        return result
+    (head, _), derived = payload
+    rest = rests.get(name)
+    assert rest is not None
+    return digest, ((head, rest), derived)
+
+
 @pytest.mark.usefixtures("tiny_workers")
 def test_a_cache_written_from_the_workers_pickles_reads_back(
     mixed: list[str], corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -158,9 +170,15 @@ def test_a_cache_written_from_the_workers_pickles_reads_back(
     state.mkdir()
 
     def parse(jobs: int) -> list[Result]:
-        return parse_with_cache(
-            found.names, found.stamps, max_bytes=100_000, jobs=jobs, state_dir=state
+        """The results, with the rests they left in the cache's file read in."""
+        rests: list[cache.Rests] = []
+        results = parse_with_cache(
+            found.names, found.stamps, max_bytes=100_000, jobs=jobs, state_dir=state, rests=rests
         )
+        return [
+            _filled(result, name, rests[0])
+            for result, name in zip(results, found.names, strict=True)
+        ]
 
     first = parse(jobs=2)
     alone = parse_with_cache(found.names, found.stamps, max_bytes=100_000, jobs=1, state_dir=None)
@@ -168,6 +186,8 @@ def test_a_cache_written_from_the_workers_pickles_reads_back(
     stored = load_cache(state, cache_key(100_000))
     assert stored.appendable
     assert sorted(stored.entries) == sorted(set(paths) - {mixed[0], str(fifo)})
+    packed = [p[0] for *_, p in stored.entries.values() if not isinstance(p, str)]
+    assert packed and {rest for _, rest in packed} == {REST_ELSEWHERE}  # read when wanted
     read: list[str] = []
     real = parse_chunks
 
