@@ -400,7 +400,15 @@ class Rests:
     def get(self, name: str) -> bytes | None:
         """The rest of the article of the file `name`; None when there is none
         or it is not whole."""
-        return self.many([name]).get(name)
+        place = self.places.get(name)
+        if place is None or self._handle is None:
+            return None
+        offset, length, checksum = place
+        try:
+            rest = os.pread(self._handle, length, offset)
+        except OSError:
+            return None
+        return rest if _whole(rest, length, checksum) else None
 
     def many(self, names: Iterable[str]) -> dict[str, bytes]:
         """The rests of the files `names` that are whole, read in runs of
@@ -426,7 +434,7 @@ class Rests:
                 data = b""
             for (offset, length, checksum), name in wanted[first : last + 1]:
                 rest = data[offset - start : offset - start + length]
-                if len(rest) == length and zlib.crc32(rest) == checksum:
+                if _whole(rest, length, checksum):
                     found[name] = rest
             first = last + 1
         return found
@@ -434,6 +442,11 @@ class Rests:
 
 #: The most bytes `Rests.many` reads at once.
 _READ_RUN = 1 << 20
+
+
+def _whole(rest: bytes, length: int, checksum: int) -> bool:
+    """Whether `rest`, as read, is the rest that was written (`Rests`)."""
+    return len(rest) == length and zlib.crc32(rest) == checksum
 
 
 @dataclass(frozen=True)
