@@ -214,7 +214,7 @@ def chunk_frames(results: Sequence[Parsed]) -> bytes:
 def frames_apart(heads: Sequence[Parsed], rests: Sequence[bytes]) -> bytes:
     """`chunk_frames` of results given apart: `heads`, their packed articles'
     rests left out, and the `rests` in the same order (b"" for a rejection)."""
-    places = [(len(rest), zlib.crc32(rest)) for rest in rests]
+    places: list[RestPlace] = [(len(rest), zlib.crc32(rest)) for rest in rests]
     listed = frames.frame(pickle.dumps((heads, places), pickle.HIGHEST_PROTOCOL))
     return listed + frames.frame(b"".join(rests))
 
