@@ -45,16 +45,23 @@ def _header(payload: bytes | memoryview) -> bytes:
 def read(stream: IO[bytes]) -> bytes:
     """The payload of the next frame of `stream`; `DamagedFrame` when it is not
     whole."""
+    length, checksum = _next_header(stream)
+    payload = stream.read(length)
+    if len(payload) != length or zlib.crc32(payload) != checksum:
+        raise DamagedFrame("a frame cut short or changed")
+    return payload
+
+
+def _next_header(stream: IO[bytes]) -> tuple[int, int]:
+    """The length and checksum of the next frame of `stream`, read; its
+    payload is next. `DamagedFrame` when the stream cannot hold it whole."""
     header = stream.read(HEADER.size)
     if len(header) != HEADER.size:
         raise DamagedFrame("a frame cut short")
     length, checksum = HEADER.unpack(header)
     if length > _left(stream):  # a damaged length asks for no memory
         raise DamagedFrame("a frame longer than its file")
-    payload = stream.read(length)
-    if len(payload) != length or zlib.crc32(payload) != checksum:
-        raise DamagedFrame("a frame cut short or changed")
-    return payload
+    return length, checksum
 
 
 def _left(stream: IO[bytes]) -> int:
@@ -75,12 +82,7 @@ def skip(stream: IO[bytes]) -> tuple[int, int]:
     """Pass over the next frame of `stream` without reading its payload:
     where the payload starts in the stream, and its length. `DamagedFrame`
     when the stream does not hold it whole (its checksum is not checked)."""
-    header = stream.read(HEADER.size)
-    if len(header) != HEADER.size:
-        raise DamagedFrame("a frame cut short")
-    length, _ = HEADER.unpack(header)
-    if length > _left(stream):
-        raise DamagedFrame("a frame longer than its file")
+    length, _ = _next_header(stream)
     start = stream.tell()
     stream.seek(length, os.SEEK_CUR)
     return start, length
